@@ -1,0 +1,8 @@
+//! wsecho's tasks, as a library so integration tests can drive them; `main.rs` only parses
+//! the command line and dispatches here.
+
+pub mod build;
+pub mod bundle;
+pub mod process;
+pub mod tools;
+pub mod workspace;
