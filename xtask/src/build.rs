@@ -1,1 +1,241 @@
-//! placeholder
+//! `cargo xtask build`: every function crate → cargo-lambda release build → reproducible zip
+//! named by its sha256 → `assets.json`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use infra::assets::{Architecture, AssetManifest, FunctionAsset, MANIFEST_FILE, MANIFEST_VERSION};
+
+use crate::bundle;
+use crate::process::Cmd;
+use crate::tools;
+use crate::workspace::{self, FunctionCrate};
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub arch: Architecture,
+    /// Build only these packages (all function crates when empty).
+    pub packages: Vec<String>,
+    /// Where the zips and `assets.json` go (default: `target/wsecho/assets/<arch>`).
+    pub out: Option<PathBuf>,
+}
+
+/// Where `build` puts an architecture's assets by default.
+pub fn default_out(target_dir: &Path, arch: Architecture) -> PathBuf {
+    target_dir.join("wsecho").join("assets").join(arch.as_str())
+}
+
+/// What a build produced: the manifest and the file it was written to.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub manifest: AssetManifest,
+    pub manifest_path: PathBuf,
+}
+
+pub fn build(opts: &BuildOptions) -> Result<Built> {
+    let metadata = workspace::metadata()?;
+    let all = workspace::functions(&metadata)?;
+    let selected = select(&all, &opts.packages)?;
+    let target_dir: PathBuf = metadata.target_directory.clone().into();
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&target_dir, opts.arch));
+
+    ensure_rust_target(opts.arch)?;
+    let cargo_lambda = tools::CARGO_LAMBDA.ensure()?;
+    // cargo-lambda finds zig through `python3 -m ziglang` in its own venv.
+    let path = prepend_path(&tools::CARGO_LAMBDA.bin_dir())?;
+    let lambda_dir = target_dir.join("lambda").join(opts.arch.as_str());
+
+    fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut assets = Vec::new();
+    for function in &selected {
+        eprintln!(
+            "[build] {} ({}, release, {})",
+            function.package,
+            opts.arch,
+            opts.arch.rust_target()
+        );
+        let started = Instant::now();
+        // One package per cargo call: features unify only within a call, so `connect` is not
+        // built with the SDK that `echo` turns on in `shared`.
+        Cmd::new(&cargo_lambda)
+            .args(["lambda", "build", "--release", "--quiet"])
+            .args(["--target", opts.arch.rust_target()])
+            .args(["--compiler", "cargo-zigbuild"])
+            // Our [profile.release] is tuned on purpose; don't let cargo-lambda override it.
+            .arg("--disable-optimizations")
+            .args(["--package", &function.package, "--bin", &function.bin])
+            .arg("--lambda-dir")
+            .arg(&lambda_dir)
+            .env("PATH", &path)
+            .current_dir(&metadata.workspace_root)
+            .run()
+            .with_context(|| {
+                format!(
+                    "building function `{}` ({}) failed; fix the compile errors above and run \
+                     `cargo xtask build` again",
+                    function.package, function.manifest_dir.display()
+                )
+            })?;
+        let binary_path = lambda_dir.join(&function.bin).join(bundle::BOOTSTRAP);
+        let asset = package(function, opts.arch, &binary_path, &out)?;
+        eprintln!(
+            "[build] {} done in {:.1}s: {} ({} zipped, {} binary)",
+            function.package,
+            started.elapsed().as_secs_f64(),
+            asset.zip.display(),
+            human_size(asset.size),
+            human_size(asset.binary_size)
+        );
+        assets.push(asset);
+    }
+
+    let manifest_path = out.join(MANIFEST_FILE);
+    let manifest = merge(&manifest_path, opts.arch, assets, &all)?;
+    write_atomically(&manifest_path, manifest.to_json().as_bytes())?;
+    prune(&out, &manifest)?;
+    eprintln!("[build] wrote {}", manifest_path.display());
+    Ok(Built {
+        manifest,
+        manifest_path,
+    })
+}
+
+fn select(all: &[FunctionCrate], wanted: &[String]) -> Result<Vec<FunctionCrate>> {
+    if wanted.is_empty() {
+        return Ok(all.to_vec());
+    }
+    wanted
+        .iter()
+        .map(|name| {
+            all.iter().find(|f| &f.package == name).cloned().with_context(|| {
+                let known: Vec<&str> = all.iter().map(|f| f.package.as_str()).collect();
+                format!(
+                    "`{name}` is not a function crate; the functions are: {}",
+                    known.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// Zips one built binary and writes it as `<sha256>.zip`.
+pub fn package(
+    function: &FunctionCrate,
+    arch: Architecture,
+    binary_path: &Path,
+    out: &Path,
+) -> Result<FunctionAsset> {
+    let binary = fs::read(binary_path).with_context(|| {
+        format!(
+            "cargo-lambda reported success but {} is missing",
+            binary_path.display()
+        )
+    })?;
+    let zip = bundle::zip_bootstrap(&binary)?;
+    let sha256 = bundle::sha256_hex(&zip);
+    let file = PathBuf::from(format!("{sha256}.zip"));
+    let zip_path = out.join(&file);
+    // Content-addressed: an existing file with this name already has these bytes.
+    if !zip_path.exists() {
+        write_atomically(&zip_path, &zip)?;
+    }
+    Ok(FunctionAsset {
+        package: function.package.clone(),
+        architecture: arch,
+        zip: file,
+        sha256,
+        size: zip.len() as u64,
+        binary_size: binary.len() as u64,
+    })
+}
+
+/// Keeps the earlier entries of functions not rebuilt this time (a `--package` build),
+/// drops entries of crates that no longer exist.
+fn merge(
+    manifest_path: &Path,
+    arch: Architecture,
+    built: Vec<FunctionAsset>,
+    all: &[FunctionCrate],
+) -> Result<AssetManifest> {
+    let mut functions = built;
+    if let Ok(previous) = AssetManifest::read(manifest_path)
+        && previous.architecture == arch
+    {
+        for old in previous.functions {
+            let still_exists = all.iter().any(|f| f.package == old.package);
+            let rebuilt = functions.iter().any(|f| f.package == old.package);
+            if still_exists && !rebuilt && manifest_path.with_file_name(&old.zip).exists() {
+                functions.push(old);
+            }
+        }
+    }
+    functions.sort_by(|a, b| a.package.cmp(&b.package));
+    Ok(AssetManifest {
+        version: MANIFEST_VERSION,
+        architecture: arch,
+        functions,
+    })
+}
+
+/// Removes zips the manifest no longer names, so the folder doesn't grow with every change.
+fn prune(out: &Path, manifest: &AssetManifest) -> Result<()> {
+    for entry in fs::read_dir(out).with_context(|| format!("cannot list {}", out.display()))? {
+        let path = entry?.path();
+        let is_zip = path.extension().is_some_and(|e| e == "zip");
+        let named = manifest
+            .functions
+            .iter()
+            .any(|f| path.file_name() == Some(f.zip.as_os_str()));
+        if is_zip && !named {
+            fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes to a temporary file beside `path`, then renames: readers never see half a file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))
+}
+
+fn ensure_rust_target(arch: Architecture) -> Result<()> {
+    let triple = arch.rust_target();
+    let installed = Cmd::new("rustup")
+        .args(["target", "list", "--installed"])
+        .missing_hint(format!(
+            "rustup is needed to add the `{triple}` target; or build for this machine with `--arch {}`",
+            Architecture::host().unwrap_or(Architecture::X86_64)
+        ))
+        .read()?;
+    if installed.lines().any(|l| l.trim() == triple) {
+        return Ok(());
+    }
+    eprintln!("[build] adding the Rust target {triple} (first build for {arch})");
+    Cmd::new("rustup")
+        .args(["target", "add", triple])
+        .run()
+        .with_context(|| format!("cannot add the Rust target {triple}: run `rustup target add {triple}`"))
+}
+
+fn prepend_path(dir: &Path) -> Result<std::ffi::OsString> {
+    let mut paths = vec![dir.to_owned()];
+    if let Some(existing) = std::env::var_os("PATH") {
+        paths.extend(std::env::split_paths(&existing));
+    }
+    std::env::join_paths(paths).context("a tool folder's path cannot go into PATH")
+}
+
+pub fn human_size(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{:.2} MiB", bytes as f64 / (1 << 20) as f64)
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}

@@ -4,5 +4,6 @@
 pub mod build;
 pub mod bundle;
 pub mod process;
+pub mod test;
 pub mod tools;
 pub mod workspace;

@@ -1,1 +1,178 @@
-//! placeholder
+//! Running external programs: one small builder, so every call prints the same way and
+//! every failure says which command failed, how, and what it printed.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+/// A command to run, shown to the user as a shell-like line.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    envs: Vec<(OsString, OsString)>,
+    cwd: Option<PathBuf>,
+    /// Said when the program can't be started at all (not installed, not on PATH).
+    missing_hint: Option<String>,
+}
+
+impl Cmd {
+    pub fn new(program: impl AsRef<OsStr>) -> Cmd {
+        Cmd {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            envs: Vec::new(),
+            cwd: None,
+            missing_hint: None,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
+        self.envs
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Cmd {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// What to tell the user if the program is not there.
+    pub fn missing_hint(mut self, hint: impl Into<String>) -> Cmd {
+        self.missing_hint = Some(hint.into());
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        command.args(&self.args);
+        for (k, v) in &self.envs {
+            command.env(k, v);
+        }
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
+        }
+        command
+    }
+
+    fn spawn_error(&self, err: std::io::Error) -> anyhow::Error {
+        let mut message = format!("cannot run `{self}`: {err}");
+        if err.kind() == std::io::ErrorKind::NotFound
+            && let Some(hint) = &self.missing_hint
+        {
+            message.push_str("; ");
+            message.push_str(hint);
+        }
+        anyhow::anyhow!(message)
+    }
+
+    /// Runs with the terminal's stdin, stdout and stderr; fails on a non-zero exit.
+    pub fn run(&self) -> Result<()> {
+        let status = self
+            .command()
+            .status()
+            .map_err(|e| self.spawn_error(e))?;
+        if !status.success() {
+            bail!("`{self}` failed ({status})");
+        }
+        Ok(())
+    }
+
+    /// Runs capturing stdout and stderr, whatever the exit status.
+    pub fn output(&self) -> Result<Output> {
+        self.command()
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| self.spawn_error(e))
+    }
+
+    /// Runs capturing stdout; on failure the error carries what the program printed.
+    pub fn read(&self) -> Result<String> {
+        let output = self.output()?;
+        if !output.status.success() {
+            bail!(
+                "`{self}` failed ({}):\n{}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        String::from_utf8(output.stdout).with_context(|| format!("`{self}` printed non-UTF-8"))
+    }
+}
+
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let program = Path::new(&self.program)
+            .file_name()
+            .unwrap_or(&self.program)
+            .to_string_lossy();
+        f.write_str(&program)?;
+        for arg in &self.args {
+            let arg = arg.to_string_lossy();
+            if arg.is_empty() || arg.contains(char::is_whitespace) {
+                write!(f, " '{arg}'")?;
+            } else {
+                write!(f, " {arg}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_name_the_command_and_carry_its_output() {
+        let err = Cmd::new("sh")
+            .args(["-c", "echo to-stdout; echo to-stderr >&2; exit 3"])
+            .read()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`sh -c 'echo to-stdout;"), "{err}");
+        assert!(err.contains("to-stdout") && err.contains("to-stderr"), "{err}");
+        assert!(err.contains("exit status: 3"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_program_gets_the_hint() {
+        let err = Cmd::new("wsecho-no-such-program")
+            .missing_hint("install it with X")
+            .read()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot run `wsecho-no-such-program`"), "{err}");
+        assert!(err.ends_with("install it with X"), "{err}");
+    }
+
+    #[test]
+    fn read_returns_stdout() {
+        let out = Cmd::new("sh")
+            .args(["-c", "printf \"$X\""])
+            .env("X", "hello")
+            .read()
+            .unwrap();
+        assert_eq!(out, "hello");
+    }
+}
