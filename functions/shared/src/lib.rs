@@ -1,1 +1,30 @@
 //! Shared code of the wsecho Lambda functions.
+//!
+//! - [`event`]: what the functions read from an API Gateway WebSocket event.
+//! - [`message`]: the client's message, decoded and classified (JSON, action...).
+//! - [`reply`]: the JSON replies sent back to the client, kept under API Gateway's size limit.
+//! - [`response`]: the integration responses returned to API Gateway.
+//! - [`logging`]: JSON logs for CloudWatch.
+//! - `management` and `delivery` (feature `management`): posting replies through the
+//!   API Gateway Management API.
+
+pub mod event;
+pub mod logging;
+pub mod message;
+pub mod reply;
+pub mod response;
+
+#[cfg(feature = "management")]
+pub mod delivery;
+#[cfg(feature = "management")]
+pub mod management;
+
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
+/// The event API Gateway sends for a WebSocket route.
+pub use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+
+/// The actions a client can send in the `action` field (the route selection expression is
+/// `$request.body.action`).
+pub const SUPPORTED_ACTIONS: &[&str] = &["echo"];

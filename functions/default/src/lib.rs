@@ -1,0 +1,24 @@
+//! `$default`: tells the client its message matched no route, and what to send instead.
+
+use shared::event::{self, WebsocketInfo};
+use shared::management::Management;
+use shared::message::Message;
+use shared::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest, delivery, reply};
+
+/// Posts an explanation (what was wrong with the message, the supported actions, the
+/// WebSocket facts) to the sender.
+pub async fn handle(
+    request: ApiGatewayWebsocketProxyRequest,
+    management: &Management,
+) -> ApiGatewayProxyResponse {
+    let info = WebsocketInfo::from_request(&request);
+    let message = Message::from_request(&request);
+    tracing::info!(
+        connection_id = event::connection_id_for_logs(&request),
+        request_id = info.request_id.as_deref(),
+        message_kind = message.kind(),
+        action = message.action(),
+        "message not routed"
+    );
+    delivery::reply_to_sender(management, &request, reply::not_recognised(&message, &info)).await
+}

@@ -1,0 +1,29 @@
+//! `echo`: sends the client its message back, with the WebSocket facts of the request.
+
+use shared::event::{self, WebsocketInfo};
+use shared::management::Management;
+use shared::message::Message;
+use shared::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest, delivery, reply};
+
+/// Posts `{"action":"echo","received":…,"websocket":{…}}` to the sender. A message that is not
+/// an `echo` action (this route is selected by `$request.body.action`, so only a changed
+/// route selection sends one) gets the same explanation as `$default`.
+pub async fn handle(
+    request: ApiGatewayWebsocketProxyRequest,
+    management: &Management,
+) -> ApiGatewayProxyResponse {
+    let info = WebsocketInfo::from_request(&request);
+    let message = Message::from_request(&request);
+    tracing::info!(
+        connection_id = event::connection_id_for_logs(&request),
+        request_id = info.request_id.as_deref(),
+        message_kind = message.kind(),
+        action = message.action(),
+        "message received"
+    );
+    let reply = match &message {
+        Message::Action { action, value, .. } if action == "echo" => reply::echo(value, &info),
+        other => reply::not_recognised(other, &info),
+    };
+    delivery::reply_to_sender(management, &request, reply).await
+}

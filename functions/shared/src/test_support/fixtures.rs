@@ -1,0 +1,24 @@
+//! The reference events in `functions/shared/fixtures/`, shaped exactly as API Gateway sends
+//! them (the local gateway uses them as its reference too).
+
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+
+pub const CONNECT: &str = include_str!("../../fixtures/connect.json");
+pub const MESSAGE: &str = include_str!("../../fixtures/message.json");
+pub const DISCONNECT: &str = include_str!("../../fixtures/disconnect.json");
+
+/// Parses one of the fixtures above.
+pub fn parse(json: &str) -> ApiGatewayWebsocketProxyRequest {
+    serde_json::from_str(json).expect("the fixture is a valid WebSocket event")
+}
+
+/// The MESSAGE fixture with another body.
+pub fn message_with_body(
+    body: Option<&str>,
+    is_base64_encoded: bool,
+) -> ApiGatewayWebsocketProxyRequest {
+    let mut request = parse(MESSAGE);
+    request.body = body.map(str::to_owned);
+    request.is_base64_encoded = is_base64_encoded;
+    request
+}

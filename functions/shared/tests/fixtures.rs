@@ -1,0 +1,122 @@
+//! The reference events parse into the runtime's types, keep every field API Gateway sends,
+//! and survive a serialize/parse round trip.
+
+use shared::ApiGatewayWebsocketProxyRequest;
+use shared::test_support::fixtures::{self, CONNECT, DISCONNECT, MESSAGE};
+
+fn round_trip(json: &str) {
+    let parsed = fixtures::parse(json);
+    let serialized = serde_json::to_string(&parsed).expect("serialize");
+    let reparsed: ApiGatewayWebsocketProxyRequest =
+        serde_json::from_str(&serialized).expect("re-parse");
+    assert_eq!(parsed, reparsed);
+}
+
+/// The fields `requestContext` always has, per the design's event shapes.
+fn assert_common_context(json: &str, route_key: &str, event_type: &str) {
+    let raw: serde_json::Value = serde_json::from_str(json).expect("fixture is JSON");
+    let context = &raw["requestContext"];
+    for field in [
+        "routeKey",
+        "eventType",
+        "connectionId",
+        "connectedAt",
+        "requestTimeEpoch",
+        "requestTime",
+        "requestId",
+        "extendedRequestId",
+        "messageDirection",
+        "stage",
+        "domainName",
+        "apiId",
+    ] {
+        assert!(
+            context.get(field).is_some(),
+            "requestContext.{field} missing"
+        );
+    }
+    assert!(context["identity"]["sourceIp"].is_string());
+    assert!(context["connectedAt"].is_i64());
+    assert!(context["requestTimeEpoch"].is_i64());
+    assert_eq!(context["messageDirection"], "IN");
+
+    let parsed = fixtures::parse(json);
+    let parsed_context = &parsed.request_context;
+    assert_eq!(parsed_context.route_key.as_deref(), Some(route_key));
+    assert_eq!(parsed_context.event_type.as_deref(), Some(event_type));
+    assert_eq!(
+        parsed_context.connection_id.as_deref(),
+        Some("CX1a2cOoDoECIbQ=")
+    );
+    assert_eq!(parsed_context.connected_at, 1_795_544_400_000);
+    assert!(parsed_context.request_time_epoch >= parsed_context.connected_at);
+    assert_eq!(parsed_context.stage.as_deref(), Some("dev"));
+    assert_eq!(
+        parsed_context.domain_name.as_deref(),
+        Some("a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com")
+    );
+    assert_eq!(parsed_context.apiid.as_deref(), Some("a1b2c3d4e5"));
+    assert_eq!(
+        parsed_context.identity.source_ip.as_deref(),
+        Some("203.0.113.42")
+    );
+}
+
+#[test]
+fn connect_fixture_has_the_connect_shape() {
+    assert_common_context(CONNECT, "$connect", "CONNECT");
+    let raw: serde_json::Value = serde_json::from_str(CONNECT).unwrap();
+    assert!(raw["requestContext"]["messageId"].is_null());
+    let parsed = fixtures::parse(CONNECT);
+    assert_eq!(parsed.request_context.message_id, None);
+    assert_eq!(
+        parsed.headers.get("user-agent").unwrap(),
+        "wscat/6.0.1 (node 20.11.1)"
+    );
+    assert_eq!(
+        parsed
+            .multi_value_headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .count(),
+        1
+    );
+    assert_eq!(parsed.query_string_parameters.first("name"), Some("ada"));
+    assert_eq!(parsed.body, None);
+    assert!(!parsed.is_base64_encoded);
+}
+
+#[test]
+fn message_fixture_has_the_message_shape() {
+    assert_common_context(MESSAGE, "echo", "MESSAGE");
+    let parsed = fixtures::parse(MESSAGE);
+    assert_eq!(
+        parsed.request_context.message_id.as_deref(),
+        Some("CX1bKeOaDoECIbQ=")
+    );
+    assert_eq!(
+        parsed.body.as_deref(),
+        Some(r#"{"action":"echo","data":"hello"}"#)
+    );
+    assert!(!parsed.is_base64_encoded);
+    assert!(parsed.headers.is_empty());
+}
+
+#[test]
+fn disconnect_fixture_has_the_disconnect_shape() {
+    assert_common_context(DISCONNECT, "$disconnect", "DISCONNECT");
+    let parsed = fixtures::parse(DISCONNECT);
+    assert_eq!(parsed.request_context.disconnect_status_code, Some(1005));
+    assert_eq!(
+        parsed.request_context.disconnect_reason.as_deref(),
+        Some("Client-side close frame status not set")
+    );
+    assert!(parsed.headers.contains_key("host"));
+}
+
+#[test]
+fn fixtures_round_trip() {
+    round_trip(CONNECT);
+    round_trip(MESSAGE);
+    round_trip(DISCONNECT);
+}
