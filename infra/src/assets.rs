@@ -115,7 +115,9 @@ pub enum ManifestError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the asset manifest {path} is not valid: {source}; run `cargo xtask build` to rewrite it")]
+    #[error(
+        "the asset manifest {path} is not valid: {source}; run `cargo xtask build` to rewrite it"
+    )]
     Parse {
         path: PathBuf,
         source: serde_json::Error,
@@ -206,8 +208,11 @@ mod tests {
         let err = AssetManifest::read(&path).unwrap_err().to_string();
         assert!(err.contains("version 99"), "{err}");
         assert!(err.contains("cargo xtask build"), "{err}");
-        std::fs::write(&path, r#"{"version":1,"architecture":"arm64","functions":[],"extra":1}"#)
-            .unwrap();
+        std::fs::write(
+            &path,
+            r#"{"version":1,"architecture":"arm64","functions":[],"extra":1}"#,
+        )
+        .unwrap();
         let err = AssetManifest::read(&path).unwrap_err().to_string();
         assert!(err.contains("extra"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -215,8 +220,14 @@ mod tests {
 
     #[test]
     fn architectures_parse_both_spellings() {
-        assert_eq!("aarch64".parse::<Architecture>().unwrap(), Architecture::Arm64);
-        assert_eq!("x86_64".parse::<Architecture>().unwrap(), Architecture::X86_64);
+        assert_eq!(
+            "aarch64".parse::<Architecture>().unwrap(),
+            Architecture::Arm64
+        );
+        assert_eq!(
+            "x86_64".parse::<Architecture>().unwrap(),
+            Architecture::X86_64
+        );
         let err = "riscv".parse::<Architecture>().unwrap_err().to_string();
         assert!(err.contains("arm64"), "{err}");
     }

@@ -1,0 +1,186 @@
+//! Stage configuration: one YAML file per stage in `infra/stages/`, checked while parsing,
+//! with a JSON Schema (`stage.schema.json`) for editors.
+
+mod error;
+mod values;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use error::ConfigError;
+pub use values::{
+    BurstLimit, MemoryMb, RETENTION_DAYS, RateLimit, Region, ReservedConcurrency, RetentionDays,
+    StackName, StageName, TimeoutSeconds,
+};
+
+/// Everything that differs between stages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// The API Gateway stage name; also the file name (`dev` for `dev.yaml`).
+    pub stage: StageName,
+    /// The CloudFormation stack name.
+    pub stack_name: StackName,
+    /// The AWS region to deploy to.
+    pub region: Region,
+    pub functions: FunctionsConfig,
+    pub logs: LogsConfig,
+    pub throttling: ThrottlingConfig,
+    /// Set the account's API Gateway CloudWatch role (needed once per account and region for
+    /// execution logging).
+    pub account_cloudwatch_role: bool,
+    /// X-Ray active tracing on every function.
+    pub tracing: bool,
+}
+
+/// Settings of every function, with per-package overrides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionsConfig {
+    pub memory_mb: MemoryMb,
+    pub timeout_seconds: TimeoutSeconds,
+    /// Reserved concurrency per function; leave out where the account can't reserve any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrency: Option<ReservedConcurrency>,
+    /// Per-package overrides, keyed by function package name (`echo`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, FunctionOverride>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<MemoryMb>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<TimeoutSeconds>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrency: Option<ReservedConcurrency>,
+}
+
+/// The settings one function ends up with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FunctionSettings {
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    pub reserved_concurrency: Option<u32>,
+}
+
+impl FunctionsConfig {
+    /// Defaults with the package's overrides applied.
+    pub fn for_package(&self, package: &str) -> FunctionSettings {
+        let o = self.overrides.get(package).cloned().unwrap_or_default();
+        FunctionSettings {
+            memory_mb: o.memory_mb.unwrap_or(self.memory_mb).get(),
+            timeout_seconds: o.timeout_seconds.unwrap_or(self.timeout_seconds).get(),
+            reserved_concurrency: o
+                .reserved_concurrency
+                .or(self.reserved_concurrency)
+                .map(ReservedConcurrency::get),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogsConfig {
+    /// Retention of function, access and execution logs.
+    pub retention_days: RetentionDays,
+    /// API Gateway execution logging level.
+    pub level: LoggingLevel,
+    /// Log full message bodies in execution logs (debugging only).
+    pub data_trace: bool,
+    /// Per-route CloudWatch metrics.
+    pub detailed_metrics: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LoggingLevel {
+    Off,
+    Error,
+    Info,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottlingConfig {
+    pub burst_limit: BurstLimit,
+    pub rate_limit: RateLimit,
+}
+
+impl StageConfig {
+    /// Reads, parses and checks a stage file.
+    pub fn load(path: &Path) -> Result<StageConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        StageConfig::parse(&text, path)
+    }
+
+    /// Parses stage config text; `path` names it in errors, and its stem must match `stage`.
+    pub fn parse(text: &str, path: &Path) -> Result<StageConfig, ConfigError> {
+        let config: StageConfig = serde_yaml::from_str(text).map_err(|e| {
+            let location = e.location();
+            let full = e.to_string();
+            // serde_yaml appends " at line L column C": the location goes in front instead.
+            let message = match full.rfind(" at line ") {
+                Some(at) if location.is_some() => full[..at].to_owned(),
+                _ => full,
+            };
+            ConfigError::Parse {
+                path: path.to_owned(),
+                line: location.as_ref().map_or(0, |l| l.line()),
+                column: location.as_ref().map_or(0, |l| l.column()),
+                message,
+            }
+        })?;
+        if let Some(file_stage) = path.file_stem().and_then(|s| s.to_str())
+            && file_stage != config.stage.as_str()
+        {
+            return Err(ConfigError::StageMismatch {
+                path: path.to_owned(),
+                stage: config.stage.to_string(),
+                file_stage: file_stage.to_owned(),
+            });
+        }
+        Ok(config)
+    }
+}
+
+/// The folder of the stage files (`infra/stages`).
+pub fn stages_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("stages")
+}
+
+/// The config file of a stage: `infra/stages/<stage>.yaml`.
+pub fn stage_file(stage: &str) -> PathBuf {
+    stages_dir().join(format!("{stage}.yaml"))
+}
+
+/// Every stage file, sorted by name.
+pub fn stage_files() -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(stages_dir())?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The checked-in schema's path.
+pub fn schema_file() -> PathBuf {
+    stages_dir().join("stage.schema.json")
+}
+
+/// The JSON Schema of stage files, as `cargo xtask schema` writes it (with a trailing newline).
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(StageConfig);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    text.push('\n');
+    text
+}

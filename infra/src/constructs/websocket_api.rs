@@ -1,0 +1,244 @@
+//! A WebSocket API: routes to functions, each as Route + Integration + Permission.
+
+use std::collections::BTreeMap;
+
+use crate::construct::{ConstructPath, Stack};
+use crate::constructs::function::LambdaFunction;
+use crate::constructs::stage::{StageProps, WebSocketStage};
+use crate::error::SynthError;
+use crate::intrinsics::{Expr, Handle, Pseudo, Sub, attr};
+use crate::resources::apigatewayv2::{
+    Api, AuthorizationType, Integration, IntegrationType, ProtocolType, Route, RouteResponse,
+};
+use crate::resources::iam::{InlinePolicy, PolicyDocument, Statement};
+use crate::resources::lambda::Permission;
+use crate::validate;
+
+#[derive(Debug, Clone)]
+pub struct WebSocketApiProps {
+    pub name: String,
+    pub description: Option<String>,
+    /// `$request.body.action`
+    pub route_selection_expression: String,
+    pub stage: StageProps,
+}
+
+/// Options of one route.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouteOptions {
+    /// Send the function's response back to the client (a `$default` RouteResponse and a
+    /// RouteResponseSelectionExpression on the route).
+    pub two_way: bool,
+}
+
+/// The resources one route brought.
+pub struct RouteResources {
+    pub route: Handle<Route>,
+    pub integration: Handle<Integration>,
+    pub permission: Handle<Permission>,
+    pub route_response: Option<Handle<RouteResponse>>,
+}
+
+struct RouteEntry {
+    path: ConstructPath,
+    function: ConstructPath,
+}
+
+pub struct WebSocketApi {
+    path: ConstructPath,
+    pub api: Handle<Api>,
+    pub stage: WebSocketStage,
+    routes: BTreeMap<String, RouteEntry>,
+}
+
+impl WebSocketApi {
+    /// Adds `<Name>Api` and its stage (`<Name>Stage`, see `WebSocketStage`).
+    pub fn new(
+        stack: &mut Stack,
+        name: &str,
+        props: WebSocketApiProps,
+    ) -> Result<WebSocketApi, SynthError> {
+        let path = stack.root().child(name);
+        let api = stack.add(
+            &path.child("Api"),
+            Api {
+                description: props.description,
+                name: props.name,
+                protocol_type: ProtocolType::Websocket,
+                route_selection_expression: props.route_selection_expression,
+            },
+        )?;
+        let stage = WebSocketStage::new(stack, &path, &api, &props.stage)?;
+        Ok(WebSocketApi {
+            path,
+            api,
+            stage,
+            routes: BTreeMap::new(),
+        })
+    }
+
+    pub fn path(&self) -> &ConstructPath {
+        &self.path
+    }
+
+    /// `arn:…:execute-api:<region>:<account>:<api>/<stage>/` followed by `rest`: the
+    /// execute-api ARN of this API and stage.
+    fn execute_api_arn(&self, rest: &str) -> Expr {
+        Sub::arn_prefix("execute-api")
+            .var(self.api.reference())
+            .text(&format!("/{}/{rest}", self.stage.name()))
+            .into()
+    }
+
+    /// Routes `route_key` to `function`: adds `<Key>Route`, `<Key>Integration` (AWS_PROXY),
+    /// `<Key>Permission` (invoke, from this API, stage and route key only) and, for two-way
+    /// routes, `<Key>RouteResponse`. The stage deploys after the route.
+    pub fn add_route(
+        &mut self,
+        stack: &mut Stack,
+        route_key: &str,
+        function: &LambdaFunction,
+        options: RouteOptions,
+    ) -> Result<RouteResources, SynthError> {
+        let path = stack.root().child(route_key);
+        validate::route_key(&path, route_key)?;
+        if let Some(first) = self.routes.get(route_key) {
+            return Err(SynthError::DuplicateRoute {
+                route_key: route_key.to_owned(),
+                first: format!("{} → {}", first.path, first.function),
+                second: format!("{path} → {}", function.path()),
+            });
+        }
+
+        let integration = stack.add(
+            &path.child("Integration"),
+            Integration {
+                api_id: self.api.reference(),
+                integration_type: IntegrationType::AwsProxy,
+                integration_uri: Sub::new()
+                    .text("arn:")
+                    .var(Pseudo::Partition)
+                    .text(":apigateway:")
+                    .var(Pseudo::Region)
+                    .text(":lambda:path/2015-03-31/functions/")
+                    .var(function.function.get_att(attr::Arn))
+                    .text("/invocations")
+                    .into(),
+                timeout_in_millis: None,
+            },
+        )?;
+        let route = stack.add(
+            &path.child("Route"),
+            Route {
+                api_id: self.api.reference(),
+                authorization_type: AuthorizationType::None,
+                route_key: route_key.to_owned(),
+                route_response_selection_expression: options.two_way.then(|| "$default".into()),
+                target: Sub::new()
+                    .text("integrations/")
+                    .var(integration.reference())
+                    .into(),
+            },
+        )?;
+        let permission = stack.add(
+            &path.child("Permission"),
+            Permission {
+                action: "lambda:InvokeFunction".into(),
+                function_name: function.function.get_att(attr::Arn),
+                principal: "apigateway.amazonaws.com".into(),
+                source_arn: self.execute_api_arn(route_key),
+            },
+        )?;
+        let route_response = if options.two_way {
+            Some(stack.add(
+                &path.child("RouteResponse"),
+                RouteResponse {
+                    api_id: self.api.reference(),
+                    route_id: route.reference(),
+                    route_response_key: "$default".into(),
+                },
+            )?)
+        } else {
+            None
+        };
+        stack.add_dependency(&self.stage.stage, &route)?;
+        if let Some(response) = &route_response {
+            stack.add_dependency(&self.stage.stage, response)?;
+        }
+        self.routes.insert(
+            route_key.to_owned(),
+            RouteEntry {
+                path,
+                function: function.path().clone(),
+            },
+        );
+        Ok(RouteResources {
+            route,
+            integration,
+            permission,
+            route_response,
+        })
+    }
+
+    /// Lets `function` post to this stage's connections (`POST @connections/{id}` of the
+    /// management API), and nothing else.
+    pub fn grant_manage_connections(
+        &self,
+        stack: &mut Stack,
+        function: &LambdaFunction,
+    ) -> Result<(), SynthError> {
+        function.add_policy(
+            stack,
+            InlinePolicy {
+                policy_name: "ManageConnections".into(),
+                policy_document: PolicyDocument::new(vec![Statement::allow(
+                    &["execute-api:ManageConnections"],
+                    vec![self.execute_api_arn("POST/@connections/*")],
+                )]),
+            },
+        )
+    }
+
+    /// `wss://<api>.execute-api.<region>.<suffix>/<stage>`, built without `ApiEndpoint`.
+    pub fn url(&self) -> Expr {
+        self.endpoint("wss")
+    }
+
+    /// `https://…/<stage>`: the management API's base URL.
+    pub fn callback_url(&self) -> Expr {
+        self.endpoint("https")
+    }
+
+    fn endpoint(&self, scheme: &str) -> Expr {
+        Sub::new()
+            .text(&format!("{scheme}://"))
+            .var(self.api.reference())
+            .text(".execute-api.")
+            .var(Pseudo::Region)
+            .text(".")
+            .var(Pseudo::UrlSuffix)
+            .text(&format!("/{}", self.stage.name()))
+            .into()
+    }
+
+    pub fn route_keys(&self) -> impl Iterator<Item = &str> {
+        self.routes.keys().map(String::as_str)
+    }
+
+    /// Final checks once every route is in: at least one route, and a warning without
+    /// `$default`.
+    pub fn finish(self, stack: &mut Stack) -> Result<(), SynthError> {
+        if self.routes.is_empty() {
+            return Err(SynthError::NoRoutes {
+                path: self.path.to_string(),
+            });
+        }
+        if !self.routes.contains_key("$default") {
+            stack.warn(
+                &self.path,
+                "no `$default` route: messages that match no route get `Forbidden`; add a `$default` route to answer them",
+            );
+        }
+        Ok(())
+    }
+}
