@@ -1,0 +1,106 @@
+//! Shared by the integration tests: a sample asset manifest, stage configs, template
+//! redaction and the external linters.
+
+#![allow(dead_code)] // each test binary uses part of this
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use infra::assets::{Architecture, AssetManifest, FunctionAsset, MANIFEST_VERSION};
+use infra::config::{StageConfig, stage_file};
+use sha2::{Digest, Sha256};
+
+pub const PACKAGES: [&str; 4] = ["connect", "default", "disconnect", "echo"];
+
+/// The bytes standing in for a package's zip: the manifest's hashes are their real sha256.
+pub fn fake_zip(package: &str) -> Vec<u8> {
+    format!("PK fake zip of {package}").into_bytes()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub fn manifest_with(packages: &[&str]) -> AssetManifest {
+    let functions = packages
+        .iter()
+        .map(|package| {
+            let zip = fake_zip(package);
+            let sha256 = sha256_hex(&zip);
+            FunctionAsset {
+                package: (*package).to_owned(),
+                architecture: Architecture::Arm64,
+                zip: format!("{sha256}.zip").into(),
+                sha256,
+                size: zip.len() as u64,
+                binary_size: 1000,
+            }
+        })
+        .collect();
+    AssetManifest {
+        version: MANIFEST_VERSION,
+        architecture: Architecture::Arm64,
+        functions,
+    }
+}
+
+pub fn manifest() -> AssetManifest {
+    manifest_with(&PACKAGES)
+}
+
+pub fn stage(name: &str) -> StageConfig {
+    StageConfig::load(&stage_file(name)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn synth_json(config: &StageConfig) -> String {
+    infra::stack::ws_echo(config, &manifest())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .template
+        .to_json()
+}
+
+/// The template with the manifest's asset hashes (and only them) replaced by `[sha256]`.
+pub fn redact_hashes(json: &str, manifest: &AssetManifest) -> String {
+    manifest.functions.iter().fold(json.to_owned(), |text, f| {
+        text.replace(&f.sha256, "[sha256]")
+    })
+}
+
+/// An executable named by an environment variable `cargo xtask test` sets.
+pub fn tool(var: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(path) => PathBuf::from(path),
+        None => panic!(
+            "{var} is not set: run `cargo xtask test`, which provisions the pinned linters and sets it (or point {var} at the executable)"
+        ),
+    }
+}
+
+/// A fresh folder for this test's templates.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wsecho-infra-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn run(command: &mut Command) -> (bool, String) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
