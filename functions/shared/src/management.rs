@@ -32,13 +32,20 @@ pub struct Settings {
 }
 
 /// A setting missing from the environment.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum SettingsError {
     #[error(
         "environment variable {0} is not set: Lambda sets it for every function; \
          for a local run set it (dummy credentials are fine against the local gateway)"
     )]
     Missing(&'static str),
+}
+
+// `main` returns this error at startup and Rust prints it with `Debug`: make that the message.
+impl std::fmt::Debug for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl Settings {

@@ -1,9 +1,10 @@
-//! For the functions' tests: the reference events, a stand-in management endpoint, log capture
-//! and a time bound.
+//! For the functions' tests: the reference events, a stand-in management endpoint, a stand-in
+//! Lambda Runtime API to run the real binaries, log capture and a time bound.
 
 pub mod endpoint;
 pub mod fixtures;
 pub mod logs;
+pub mod runtime_api;
 
 use std::time::Duration;
 

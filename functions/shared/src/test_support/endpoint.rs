@@ -149,7 +149,7 @@ async fn handle(mut stream: TcpStream, state: Arc<Mutex<State>>) {
 
 /// Reads one request with a `content-length` body; `None` if the client went away or sent
 /// something this server doesn't handle (the test then sees no recorded request).
-async fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
+pub(crate) async fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     let head_end = loop {
@@ -192,7 +192,7 @@ async fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
     })
 }
 
-fn reason(status: u16) -> &'static str {
+pub(crate) fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         403 => "Forbidden",
