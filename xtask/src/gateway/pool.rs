@@ -1,0 +1,247 @@
+//! Runs one function's binary as Lambda would: one invocation per process at a time, a new
+//! process when all are busy (up to a concurrency limit), a crashed or timed-out process
+//! discarded (the next invocation starts a fresh one), the template's Timeout enforced.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+
+use super::ids;
+use super::log::log;
+use super::runtime::{self, Invocation, Outcome};
+use super::template::FunctionSpec;
+
+/// Lambda gives a runtime 10 s to initialise before its first invocation.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why an invocation produced no response: API Gateway answers all of these with
+/// "Internal server error".
+#[derive(Debug)]
+pub enum Failure {
+    Function(String),
+    Crashed(String),
+    Timeout(Duration),
+    Spawn(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Function(body) => write!(f, "function error {body}"),
+            Failure::Crashed(status) => write!(f, "process exited: {status}"),
+            Failure::Timeout(limit) => write!(f, "timed out after {} s", limit.as_secs_f32()),
+            Failure::Spawn(why) => write!(f, "cannot start the function: {why}"),
+        }
+    }
+}
+
+pub struct Pool {
+    pub spec: FunctionSpec,
+    bootstrap: PathBuf,
+    environment: BTreeMap<String, String>,
+    idle: Mutex<Vec<Instance>>,
+    permits: Semaphore,
+    next_instance: AtomicU64,
+}
+
+/// A running process and the sender that feeds its Runtime API. Dropping it kills the process.
+struct Instance {
+    number: u64,
+    invocations: mpsc::Sender<Invocation>,
+    exited: watch::Receiver<Option<String>>,
+    _kill: oneshot::Sender<()>,
+    api_task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.api_task.abort();
+    }
+}
+
+impl Instance {
+    fn has_exited(&self) -> bool {
+        self.exited.borrow().is_some()
+    }
+}
+
+impl Pool {
+    pub fn new(
+        spec: FunctionSpec,
+        bootstrap: PathBuf,
+        environment: BTreeMap<String, String>,
+        max_concurrency: usize,
+    ) -> Pool {
+        Pool {
+            spec,
+            bootstrap,
+            environment,
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(max_concurrency.max(1)),
+            next_instance: AtomicU64::new(1),
+        }
+    }
+
+    /// Kills every idle process (busy ones die when their invocation ends and the pool is gone).
+    pub fn shutdown(&self) {
+        self.permits.close();
+        self.idle.lock().expect("not poisoned").clear();
+    }
+
+    /// Invokes the function with an event; returns the response payload.
+    pub async fn invoke(&self, event: Bytes) -> Result<Bytes, Failure> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Failure::Spawn("the gateway is shutting down".into()))?;
+        let warm = loop {
+            let candidate = self.idle.lock().expect("not poisoned").pop();
+            match candidate {
+                Some(instance) if instance.has_exited() => continue,
+                other => break other,
+            }
+        };
+        let (instance, cold) = match warm {
+            Some(instance) => (instance, false),
+            None => (self.spawn().await?, true),
+        };
+        let name = self.spec.label();
+        let request_id = ids::uuid();
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let invocation = Invocation {
+            request_id: request_id.clone(),
+            event,
+            deadline_ms: ids::now_ms() + self.spec.timeout.as_millis() as u64,
+            trace_id: ids::trace_id(),
+            reply: reply_tx,
+        };
+        if instance.invocations.send(invocation).await.is_err() {
+            return Err(Failure::Crashed("runtime API closed".into()));
+        }
+        // The first invocation also waits for the process to initialise, as Lambda's does.
+        let limit = self.spec.timeout + if cold { INIT_TIMEOUT } else { Duration::ZERO };
+        let mut exited = instance.exited.clone();
+        let result = tokio::select! {
+            outcome = reply_rx => match outcome {
+                Ok(Outcome::Response(body)) => Ok(body),
+                Ok(Outcome::Error(body)) => Err(Failure::Function(String::from_utf8_lossy(&body).into_owned())),
+                Err(_) => Err(Failure::Crashed("runtime API closed".into())),
+            },
+            status = exited.wait_for(Option::is_some) => {
+                let status = status.map(|s| s.clone().unwrap_or_default()).unwrap_or_default();
+                Err(Failure::Crashed(status))
+            }
+            () = tokio::time::sleep(limit) => Err(Failure::Timeout(self.spec.timeout)),
+        };
+        match &result {
+            Ok(_) | Err(Failure::Function(_)) => {
+                self.idle.lock().expect("not poisoned").push(instance);
+            }
+            Err(failure) => {
+                log!(
+                    name,
+                    "instance {} discarded ({failure}); the next invocation starts a new process",
+                    instance.number
+                );
+                drop(instance);
+            }
+        }
+        result
+    }
+
+    async fn spawn(&self) -> Result<Instance, Failure> {
+        let name = self.spec.label().to_owned();
+        let number = self.next_instance.fetch_add(1, Ordering::Relaxed);
+        let (queue_tx, queue_rx) = mpsc::channel(1);
+        let mut api = runtime::start(self.spec.arn.clone(), queue_rx)
+            .await
+            .map_err(|e| Failure::Spawn(format!("cannot bind the Runtime API: {e}")))?;
+        let task_root = self.bootstrap.parent().expect("bootstrap is in a folder");
+        let mut command = Command::new(&self.bootstrap);
+        command
+            .env_clear()
+            .envs(&self.environment)
+            .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+            .env(
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                format!("local/[$LATEST]{number:032x}"),
+            )
+            .env("LAMBDA_TASK_ROOT", task_root)
+            .current_dir(task_root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let started = Instant::now();
+        let mut child = command
+            .spawn()
+            .map_err(|e| Failure::Spawn(format!("cannot run {}: {e}", self.bootstrap.display())))?;
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let name = name.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    log!(&name, "{line}");
+                }
+            });
+        }
+        let (kill_tx, kill_rx) = oneshot::channel::<()>();
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let init_error = api.init_error.clone();
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                status = child.wait() => status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                _ = kill_rx => {
+                    let _ = child.kill().await;
+                    "killed".to_owned()
+                }
+            };
+            let init = init_error.lock().expect("not poisoned").take();
+            let status = match init {
+                Some(init) => format!("{status} after an init error: {init}"),
+                None => status,
+            };
+            let _ = exit_tx.send(Some(status));
+        });
+        if let Some(first_poll) = api.first_poll.take() {
+            let name = name.clone();
+            tokio::spawn(async move {
+                if first_poll.await.is_ok() {
+                    log!(
+                        &name,
+                        "instance {number} started in {} ms (spawn to first `next`)",
+                        started.elapsed().as_millis()
+                    );
+                }
+            });
+        }
+        Ok(Instance {
+            number,
+            invocations: queue_tx,
+            exited: exit_rx,
+            _kill: kill_tx,
+            api_task: api.task,
+        })
+    }
+}

@@ -1,0 +1,174 @@
+//! The Lambda Runtime API for one function process, on its own 127.0.0.1 port: the process
+//! polls `next`, gets one invocation, and posts its response or error.
+//!
+//! One listener per process, so each request unambiguously belongs to that process.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+/// What the gateway hands a function process.
+pub struct Invocation {
+    pub request_id: String,
+    pub event: Bytes,
+    pub deadline_ms: u64,
+    pub trace_id: String,
+    pub reply: oneshot::Sender<Outcome>,
+}
+
+/// What the process posted back.
+#[derive(Debug)]
+pub enum Outcome {
+    Response(Bytes),
+    Error(Bytes),
+}
+
+pub struct RuntimeApi {
+    pub addr: SocketAddr,
+    /// Fires when the process first asks for an invocation (the end of its cold start).
+    pub first_poll: Option<oneshot::Receiver<()>>,
+    /// The body of `/runtime/init/error`, if the process sent one.
+    pub init_error: Arc<Mutex<Option<String>>>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+struct State {
+    function_arn: String,
+    queue: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
+    in_flight: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    first_poll: Mutex<Option<oneshot::Sender<()>>>,
+    init_error: Arc<Mutex<Option<String>>>,
+}
+
+const PREFIX: &str = "/2018-06-01/runtime/";
+
+/// Serves the Runtime API until the returned task is aborted.
+pub async fn start(
+    function_arn: String,
+    queue: mpsc::Receiver<Invocation>,
+) -> std::io::Result<RuntimeApi> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (first_tx, first_rx) = oneshot::channel();
+    let init_error = Arc::new(Mutex::new(None));
+    let state = Arc::new(State {
+        function_arn,
+        queue: tokio::sync::Mutex::new(queue),
+        in_flight: Mutex::new(HashMap::new()),
+        first_poll: Mutex::new(Some(first_tx)),
+        init_error: init_error.clone(),
+    });
+    let task = tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            let state = state.clone();
+            connections.spawn(async move {
+                let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(RuntimeApi {
+        addr,
+        first_poll: Some(first_rx),
+        init_error,
+        task,
+    })
+}
+
+fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let Some(route) = path.strip_prefix(PREFIX) else {
+        return Ok(reply(
+            StatusCode::NOT_FOUND,
+            r#"{"errorMessage":"not found"}"#,
+        ));
+    };
+    let method = req.method().clone();
+    let segments: Vec<&str> = route.split('/').collect();
+    Ok(match (method, segments.as_slice()) {
+        (Method::GET, ["invocation", "next"]) => next(&state).await,
+        (Method::POST, ["invocation", id, kind @ ("response" | "error")]) => {
+            let body = req.into_body().collect().await.map(|b| b.to_bytes());
+            let Ok(body) = body else {
+                return Ok(reply(
+                    StatusCode::BAD_REQUEST,
+                    r#"{"errorMessage":"bad body"}"#,
+                ));
+            };
+            let waiting = state.in_flight.lock().expect("not poisoned").remove(*id);
+            match waiting {
+                Some(tx) => {
+                    let outcome = if *kind == "response" {
+                        Outcome::Response(body)
+                    } else {
+                        Outcome::Error(body)
+                    };
+                    let _ = tx.send(outcome);
+                    reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
+                }
+                None => reply(
+                    StatusCode::BAD_REQUEST,
+                    r#"{"errorMessage":"unknown or already answered request id","errorType":"InvalidRequestID"}"#,
+                ),
+            }
+        }
+        (Method::POST, ["init", "error"]) => {
+            let body = req.into_body().collect().await.map(|b| b.to_bytes());
+            let text = body
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            *state.init_error.lock().expect("not poisoned") = Some(text);
+            reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
+        }
+        _ => reply(StatusCode::NOT_FOUND, r#"{"errorMessage":"not found"}"#),
+    })
+}
+
+async fn next(state: &State) -> Response<Full<Bytes>> {
+    if let Some(tx) = state.first_poll.lock().expect("not poisoned").take() {
+        let _ = tx.send(());
+    }
+    let invocation = state.queue.lock().await.recv().await;
+    let Some(invocation) = invocation else {
+        // The gateway is discarding this process; it will be killed.
+        return reply(StatusCode::GONE, r#"{"errorMessage":"shutting down"}"#);
+    };
+    state
+        .in_flight
+        .lock()
+        .expect("not poisoned")
+        .insert(invocation.request_id.clone(), invocation.reply);
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .header("lambda-runtime-aws-request-id", &invocation.request_id)
+        .header(
+            "lambda-runtime-deadline-ms",
+            invocation.deadline_ms.to_string(),
+        )
+        .header("lambda-runtime-invoked-function-arn", &state.function_arn)
+        .header("lambda-runtime-trace-id", &invocation.trace_id)
+        .body(Full::new(invocation.event))
+        .expect("valid response")
+}
