@@ -229,17 +229,7 @@ pub fn toolkit(stack_name: &str) -> Result<Synthesized, SynthError> {
     stack.skip_checkov(
         &bucket,
         "CKV_AWS_18",
-        "holds build artifacts only, written by deploys; CloudTrail records who wrote them",
-    )?;
-    stack.skip_checkov(
-        &bucket,
-        "CKV_AWS_144",
-        "the zips are rebuilt from source at will; cross-region replication would only add cost",
-    )?;
-    stack.skip_checkov(
-        &bucket,
-        "CKV_AWS_145",
-        "SSE-S3 encrypts at rest; a customer-managed KMS key adds cost and a key policy for public build artifacts",
+        "holds build artifacts only, written by deploys; access logs would need a second bucket (and its own logging) for no audit value CloudTrail does not already give",
     )?;
     let mut tls_only = Statement::allow(
         &["s3:*"],

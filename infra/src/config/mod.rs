@@ -124,21 +124,8 @@ impl StageConfig {
 
     /// Parses stage config text; `path` names it in errors, and its stem must match `stage`.
     pub fn parse(text: &str, path: &Path) -> Result<StageConfig, ConfigError> {
-        let config: StageConfig = serde_yaml::from_str(text).map_err(|e| {
-            let location = e.location();
-            let full = e.to_string();
-            // serde_yaml appends " at line L column C": the location goes in front instead.
-            let message = match full.rfind(" at line ") {
-                Some(at) if location.is_some() => full[..at].to_owned(),
-                _ => full,
-            };
-            ConfigError::Parse {
-                path: path.to_owned(),
-                line: location.as_ref().map_or(0, |l| l.line()),
-                column: location.as_ref().map_or(0, |l| l.column()),
-                message,
-            }
-        })?;
+        let config: StageConfig =
+            serde_yaml::from_str(text).map_err(|e| parse_error(e, text, path))?;
         if let Some(file_stage) = path.file_stem().and_then(|s| s.to_str())
             && file_stage != config.stage.as_str()
         {
@@ -150,6 +137,61 @@ impl StageConfig {
         }
         Ok(config)
     }
+}
+
+fn parse_error(error: serde_yaml::Error, text: &str, path: &Path) -> ConfigError {
+    let location = error.location();
+    let full = error.to_string();
+    // serde_yaml appends " at line L column C": the location goes in front instead.
+    let message = match full.rfind(" at line ") {
+        Some(at) if location.is_some() => full[..at].to_owned(),
+        _ => full,
+    };
+    let line = location.as_ref().map_or(0, |l| l.line());
+    let column = location.as_ref().map_or(0, |l| l.column());
+    let (line, column, message) = locate_value_error(text, line, column, message);
+    ConfigError::Parse {
+        path: path.to_owned(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// A value refused by its own check (`memory_mb must be …`) is reported by serde_yaml at the
+/// enclosing mapping, with the mapping's path (`functions: memory_mb must be …`). This
+/// points at the field's own line and gives its full path (`functions.memory_mb must be …`).
+fn locate_value_error(
+    text: &str,
+    line: usize,
+    column: usize,
+    message: String,
+) -> (usize, usize, String) {
+    let (parent, rest) = match message.split_once(": ") {
+        Some((parent, rest)) if !parent.contains(' ') => (Some(parent), rest),
+        _ => (None, message.as_str()),
+    };
+    let Some((field, _)) = rest.split_once(" must ") else {
+        return (line, column, message);
+    };
+    if field.is_empty() || !field.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        return (line, column, message);
+    }
+    let found = text
+        .lines()
+        .enumerate()
+        .skip(line.saturating_sub(1))
+        .find(|(_, l)| l.trim_start().starts_with(&format!("{field}:")));
+    let Some((index, field_line)) = found else {
+        return (line, column, message);
+    };
+    let indent = field_line.len() - field_line.trim_start().len();
+    let full_path = match parent {
+        Some(parent) => format!("{parent}.{field}"),
+        None => field.to_owned(),
+    };
+    let rest = rest.replacen(field, &full_path, 1);
+    (index + 1, indent + 1, rest)
 }
 
 /// The folder of the stage files (`infra/stages`).
