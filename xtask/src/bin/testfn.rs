@@ -79,7 +79,10 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
                     tokio::time::sleep(Duration::from_millis(number("ms"))).await;
                     Ok(reply(&raw))
                 }
-                "pid" => Ok(json!({"statusCode": 200, "body": std::process::id().to_string()})),
+                "pid" => {
+                    tokio::time::sleep(Duration::from_millis(number("ms"))).await;
+                    Ok(json!({"statusCode": 200, "body": std::process::id().to_string()}))
+                }
                 "status" => Ok(json!({"statusCode": number("status"), "body": "with status"})),
                 "post" => {
                     let text = body.get("text").and_then(Value::as_str).unwrap_or_default();
