@@ -129,6 +129,21 @@ impl Gateway {
             .collect()
     }
 
+    /// What `cargo xtask dev` prints once the gateway listens.
+    pub fn banner(&self) -> String {
+        let mut text = format!(
+            "wsecho local gateway, stage `{}`\n  WebSocket:      {}\n  @connections:   {}/@connections/{{connectionId}}\n  routes:\n",
+            self.stage,
+            self.url(),
+            self.management_url()
+        );
+        for (key, function) in self.routes() {
+            text.push_str(&format!("    {key:<14} -> {function}\n"));
+        }
+        text.push_str("Ctrl-C stops it.");
+        text
+    }
+
     /// Connections open or still in `$connect`.
     pub fn connection_count(&self) -> usize {
         self.shared.registry.len()
@@ -175,7 +190,13 @@ pub async fn start(opts: DevOptions) -> Result<Gateway> {
         .await
         .with_context(|| format!("cannot listen on {}:{}", opts.host, opts.port))?;
     let addr = listener.local_addr()?;
-    let management = format!("http://127.0.0.1:{}/{}", addr.port(), model.stage);
+    // The address clients and functions reach: a wildcard bind is reached through loopback.
+    let addr = if addr.ip().is_unspecified() {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+    } else {
+        addr
+    };
+    let management = format!("http://{addr}/{}", model.stage);
 
     let mut pools = BTreeMap::new();
     for route in model.routes.values() {
