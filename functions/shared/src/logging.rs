@@ -1,20 +1,32 @@
 //! JSON logs on stdout, one object per line, which CloudWatch Logs indexes field by field.
+//!
+//! A single level rather than `EnvFilter` directives: the filter's regex engine would be the
+//! largest dependency of connect and disconnect.
 
-use lambda_runtime::tracing::subscriber::EnvFilter;
-use lambda_runtime::tracing::subscriber::filter::LevelFilter;
-use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 use tracing::Subscriber;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
-/// Installs the JSON subscriber on stdout. The level comes from `AWS_LAMBDA_LOG_LEVEL`
-/// (Lambda's advanced logging controls), then `RUST_LOG`, then INFO.
+/// Installs the JSON subscriber on stdout at the level of [`level_from_env`].
 pub fn init() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
-        .and_then(|level| level.parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::INFO);
+    let level = level_from_env(|name| std::env::var(name).ok());
     // Ignore "already set": only the first call of a process installs a subscriber.
     let _ = tracing::subscriber::set_global_default(subscriber(level, std::io::stdout));
+}
+
+/// The level from `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls: TRACE, DEBUG,
+/// INFO, WARN, ERROR, FATAL), else `RUST_LOG`, else INFO. FATAL counts as ERROR; an
+/// unreadable value counts as INFO.
+pub fn level_from_env(lookup: impl Fn(&str) -> Option<String>) -> LevelFilter {
+    let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+    let Some(value) = get("AWS_LAMBDA_LOG_LEVEL").or_else(|| get("RUST_LOG")) else {
+        // Not `"".parse()`: tracing reads an empty level as ERROR.
+        return LevelFilter::INFO;
+    };
+    if value.trim().eq_ignore_ascii_case("fatal") {
+        return LevelFilter::ERROR;
+    }
+    value.trim().parse().unwrap_or(LevelFilter::INFO)
 }
 
 /// The subscriber [`init`] installs, writing to `writer` (tests capture the lines with it).
@@ -22,17 +34,14 @@ pub fn subscriber<W>(level: LevelFilter, writer: W) -> impl Subscriber + Send + 
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::builder()
-        .with_default_directive(level.into())
-        .from_env_lossy();
-    lambda_runtime::tracing::subscriber::fmt()
+    tracing_subscriber::fmt()
         .json()
         // Fields at the top level of each line, so CloudWatch Logs Insights can filter on them.
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(false)
         .with_target(false)
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_writer(writer)
         .finish()
 }

@@ -1,9 +1,9 @@
 //! Captures the JSON log lines a handler writes, through the subscriber the functions install.
 
 use crate::logging;
-use lambda_runtime::tracing::subscriber::filter::LevelFilter;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use tracing_subscriber::filter::LevelFilter;
 
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
