@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod bundle;
+pub mod deploy;
 pub mod gateway;
 pub mod process;
 pub mod test;

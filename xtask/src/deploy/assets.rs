@@ -1,0 +1,111 @@
+//! Uploads the zips the assets bucket doesn't have. Keys are content addresses
+//! (`<sha256>.zip`), so a key that is there holds exactly these bytes: never overwritten,
+//! never uploaded twice.
+
+use std::collections::HashSet;
+use std::fs;
+use std::thread;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::aws::Aws;
+use crate::assembly::Assembly;
+use crate::build::human_size;
+
+/// The keys already in the bucket (every page).
+fn existing_keys(aws: &Aws, bucket: &str) -> Result<HashSet<String>> {
+    let listed = match aws.call(
+        "s3api",
+        "list-objects-v2",
+        &["--bucket", bucket, "--query", "Contents[].Key"],
+    ) {
+        Ok(v) => v,
+        Err(e) if e.code() == Some("NoSuchBucket") => bail!(
+            "the assets bucket {bucket} does not exist (deleted outside CloudFormation?): run \
+             `cargo xtask bootstrap` to recreate it, then deploy again"
+        ),
+        Err(e) => return Err(e).context(format!("cannot list the assets bucket {bucket}")),
+    };
+    Ok(listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect())
+}
+
+/// How many uploads run at once (each is an AWS CLI process).
+const PARALLEL_UPLOADS: usize = 4;
+
+/// Uploads what's missing; returns the keys it uploaded.
+pub fn upload_missing(aws: &Aws, assembly: &Assembly, bucket: &str) -> Result<Vec<String>> {
+    let have = existing_keys(aws, bucket)?;
+    let mut wanted: Vec<String> = assembly
+        .function_code_keys()
+        .into_iter()
+        .map(|(_, key)| key)
+        .filter(|key| !have.contains(key))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    for batch in wanted.chunks(PARALLEL_UPLOADS) {
+        thread::scope(|s| {
+            let uploads: Vec<_> = batch
+                .iter()
+                .map(|key| s.spawn(|| upload(aws, assembly, bucket, key)))
+                .collect();
+            uploads
+                .into_iter()
+                .try_for_each(|u| u.join().expect("an upload does not panic"))
+        })?;
+    }
+    Ok(wanted)
+}
+
+fn upload(aws: &Aws, assembly: &Assembly, bucket: &str, key: &str) -> Result<()> {
+    let asset = assembly.manifest.by_s3_key(key).with_context(|| {
+        format!("the template names code {key}, which assets.json doesn't list")
+    })?;
+    let path = assembly.zip_path(asset);
+    let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    // The key promises these bytes: a zip changed since synth must not go up under it.
+    let digest = Sha256::digest(&bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    if hex != asset.sha256 {
+        bail!(
+            "{} does not match its name (sha256 {hex}): the assembly changed after synth; \
+             run `cargo xtask synth` again",
+            path.display()
+        );
+    }
+    eprintln!(
+        "[deploy] uploading {key} ({}, {})",
+        asset.package,
+        human_size(bytes.len() as u64)
+    );
+    let checksum = BASE64.encode(digest);
+    aws.call(
+        "s3api",
+        "put-object",
+        &[
+            "--bucket",
+            bucket,
+            "--key",
+            key,
+            "--body",
+            &path.to_string_lossy(),
+            "--content-type",
+            "application/zip",
+            // S3 checks the bytes it received against this.
+            "--checksum-sha256",
+            &checksum,
+        ],
+    )
+    .with_context(|| format!("cannot upload {} to {bucket}", path.display()))?;
+    Ok(())
+}

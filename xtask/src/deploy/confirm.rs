@@ -1,0 +1,53 @@
+//! Asking before changing anything: `--yes` proceeds, a terminal is asked, and anything else
+//! (CI, a pipe) is refused rather than guessed.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+
+use anyhow::{Result, bail};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Proceed,
+    Ask,
+    Refuse,
+}
+
+pub fn decide(yes: bool, stdin_is_terminal: bool) -> Decision {
+    match (yes, stdin_is_terminal) {
+        (true, _) => Decision::Proceed,
+        (false, true) => Decision::Ask,
+        (false, false) => Decision::Refuse,
+    }
+}
+
+/// `Ok(true)` to go ahead, `Ok(false)` when the user said no; an error when nobody can be
+/// asked. `action` completes "refusing to …" (e.g. "change stack wsecho-dev").
+pub fn confirm(question: &str, action: &str, yes: bool) -> Result<bool> {
+    match decide(yes, io::stdin().is_terminal()) {
+        Decision::Proceed => Ok(true),
+        Decision::Refuse => bail!(
+            "refusing to {action} without --yes: stdin is not a terminal, so nobody can \
+             confirm (review the changes with `cargo xtask diff`, then run again with --yes)"
+        ),
+        Decision::Ask => {
+            eprint!("{question} [y/N] ");
+            io::stderr().flush()?;
+            let mut line = String::new();
+            io::stdin().lock().read_line(&mut line)?;
+            Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yes_proceeds_a_terminal_is_asked_anything_else_is_refused() {
+        assert_eq!(decide(true, false), Decision::Proceed);
+        assert_eq!(decide(true, true), Decision::Proceed);
+        assert_eq!(decide(false, true), Decision::Ask);
+        assert_eq!(decide(false, false), Decision::Refuse);
+    }
+}
