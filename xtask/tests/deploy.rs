@@ -155,3 +155,218 @@ fn first_deploy_creates_everything_and_a_second_changes_nothing() {
         Some("CREATE_COMPLETE")
     );
 }
+
+fn diff_options(moto: &Moto) -> deploy::DiffOptions {
+    deploy::DiffOptions {
+        aws: moto.aws_options(),
+        template: None,
+        assets_bucket: None,
+        timeout: deploy::DEFAULT_TIMEOUT,
+    }
+}
+
+/// `CodeSha256` of every function of the stack, by logical ID.
+fn code_hashes(moto: &Moto, stack: &str) -> BTreeMap<String, String> {
+    moto.resources(stack, "AWS::Lambda::Function")
+        .into_iter()
+        .map(|(logical, physical)| {
+            let f = moto.aws(&["lambda", "get-function", "--function-name", &physical]);
+            (
+                logical,
+                f["Configuration"]["CodeSha256"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_code_change_is_diffed_then_uploads_one_zip_and_updates_only_that_function() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let assembly = write_assembly(dir.path());
+    let stack = assembly.stack.stack_name.clone();
+    deploy::deploy(&assembly, &moto.deploy_options()).expect("the first deploy");
+    let before = code_hashes(&moto, &stack);
+    let echo = function_logical_id(&assembly, "echo");
+
+    let unchanged = deploy::diff(&assembly, &diff_options(&moto)).expect("diff");
+    assert!(!unchanged.changed, "{}", unchanged.text);
+    assert!(unchanged.text.contains("no changes"), "{}", unchanged.text);
+
+    let new_key = harness::change_function_code(dir.path(), "echo");
+    let changed = Assembly::read(dir.path()).unwrap();
+
+    // diff names the function and the property, and changes nothing.
+    let events_before = moto.stack_event_count(&stack);
+    let shown = deploy::diff(&changed, &diff_options(&moto)).expect("diff");
+    assert!(shown.changed);
+    let modified: Vec<&str> = shown.text.lines().filter(|l| l.contains(" ~ ")).collect();
+    assert_eq!(modified.len(), 1, "{}", shown.text);
+    assert!(modified[0].contains(&echo), "{}", shown.text);
+    assert!(modified[0].contains("Code.S3Key"), "{}", shown.text);
+    assert_eq!(moto.stack_event_count(&stack), events_before);
+    assert_eq!(code_hashes(&moto, &stack), before);
+
+    let report = deploy::deploy(&changed, &moto.deploy_options()).expect("the update");
+    assert_eq!(report.outcome, Outcome::Deployed);
+    assert_eq!(report.uploaded, vec![new_key.clone()]);
+    assert_eq!(
+        moto.stack_status(&stack).as_deref(),
+        Some("UPDATE_COMPLETE")
+    );
+
+    let after = code_hashes(&moto, &stack);
+    let zip = fs::read(dir.path().join(&new_key)).unwrap();
+    assert_eq!(after[&echo], code_sha256(&zip));
+    for (logical, hash) in &before {
+        if *logical != echo {
+            assert_eq!(&after[logical], hash, "{logical} is untouched");
+        }
+    }
+    let bucket = report.assets_bucket.unwrap();
+    assert_eq!(moto.bucket_keys(&bucket).len(), PACKAGES.len() + 1);
+}
+
+#[test]
+fn destroy_removes_the_stack_and_its_functions_and_keeps_the_assets_unless_asked() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let assembly = write_assembly(dir.path());
+    let stack = assembly.stack.stack_name.clone();
+    let report = deploy::deploy(&assembly, &moto.deploy_options()).expect("deploy");
+    let bucket = report.assets_bucket.unwrap();
+    let functions = moto.resources(&stack, "AWS::Lambda::Function");
+    assert_eq!(functions.len(), PACKAGES.len());
+
+    let opts = deploy::DestroyOptions {
+        aws: moto.aws_options(),
+        yes: true,
+        with_assets: false,
+        timeout: deploy::DEFAULT_TIMEOUT,
+    };
+    deploy::destroy(&assembly.stack, &opts).expect("destroy");
+    assert_eq!(moto.stack_status(&stack), None);
+    for (_, physical) in &functions {
+        assert!(
+            moto.try_aws(&["lambda", "get-function", "--function-name", physical])
+                .is_err(),
+            "{physical} is gone"
+        );
+    }
+    assert_eq!(
+        moto.bucket_keys(&bucket).len(),
+        PACKAGES.len(),
+        "assets kept"
+    );
+
+    // Nothing left to delete is not an error; --with-assets takes the bucket too.
+    deploy::destroy(
+        &assembly.stack,
+        &deploy::DestroyOptions {
+            with_assets: true,
+            ..opts
+        },
+    )
+    .expect("destroy --with-assets");
+    assert_eq!(moto.stack_status(toolkit::TOOLKIT_STACK), None);
+    assert!(
+        moto.try_aws(&["s3api", "head-bucket", "--bucket", &bucket])
+            .is_err(),
+        "bucket {bucket} is gone"
+    );
+}
+
+#[test]
+fn bootstrap_creates_a_locked_down_bucket_once() {
+    let moto = Moto::start();
+    let opts = deploy::BootstrapOptions {
+        aws: moto.aws_options(),
+        yes: true,
+        timeout: deploy::DEFAULT_TIMEOUT,
+    };
+    let bucket = deploy::bootstrap(harness::REGION, &opts).expect("bootstrap");
+    assert_eq!(
+        moto.stack_status(toolkit::TOOLKIT_STACK).as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    let encryption = moto.aws(&["s3api", "get-bucket-encryption", "--bucket", &bucket]);
+    assert_eq!(
+        encryption.pointer(
+            "/ServerSideEncryptionConfiguration/Rules/0/ApplyServerSideEncryptionByDefault/SSEAlgorithm"
+        ),
+        Some(&Value::from("AES256")),
+        "{encryption}"
+    );
+    // moto applies neither the public access block, the versioning nor the bucket policy a
+    // stack declares (get-public-access-block: NoSuchPublicAccessBlockConfiguration,
+    // versioning: none); those settings of the template are checked by cfn-lint and checkov
+    // in infra's tests.
+
+    // Again: same bucket, no update.
+    let events = moto.stack_event_count(toolkit::TOOLKIT_STACK);
+    assert_eq!(deploy::bootstrap(harness::REGION, &opts).unwrap(), bucket);
+    assert_eq!(moto.stack_event_count(toolkit::TOOLKIT_STACK), events);
+}
+
+#[test]
+fn offline_diff_against_a_saved_template_names_resources_types_and_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let assembly = write_assembly(dir.path());
+    let saved = dir.path().join("saved-template.json");
+    fs::copy(dir.path().join("template.json"), &saved).unwrap();
+    let echo = function_logical_id(&assembly, "echo");
+
+    harness::change_function_code(dir.path(), "echo");
+    harness::edit_template(dir.path(), |t| {
+        let resources = t["Resources"].as_object_mut().unwrap();
+        resources.insert(
+            "ExtraQueue".into(),
+            serde_json::json!({"Type": "AWS::SQS::Queue", "Properties": {}}),
+        );
+    });
+    let changed = Assembly::read(dir.path()).unwrap();
+    // No AWS involved: an endpoint that doesn't answer and a CLI that isn't there.
+    let report = deploy::diff(
+        &changed,
+        &deploy::DiffOptions {
+            aws: deploy::AwsOptions {
+                endpoint_url: Some("http://127.0.0.1:1".into()),
+                cli: Some("/nonexistent/aws".into()),
+                ..Default::default()
+            },
+            template: Some(saved.clone()),
+            assets_bucket: None,
+            timeout: deploy::DEFAULT_TIMEOUT,
+        },
+    )
+    .expect("offline diff");
+    assert!(report.changed);
+    assert!(
+        report.text.contains("+ ExtraQueue") && report.text.contains("AWS::SQS::Queue"),
+        "{}",
+        report.text
+    );
+    let echo_line = report
+        .text
+        .lines()
+        .find(|l| l.contains(&format!("~ {echo}")))
+        .unwrap_or_else(|| panic!("{echo} modified:\n{}", report.text));
+    assert!(echo_line.contains("AWS::Lambda::Function"), "{echo_line}");
+    assert!(echo_line.contains("[Code.S3Key]"), "{echo_line}");
+    assert_eq!(report.text.matches(" ~ ").count(), 1, "{}", report.text);
+
+    let same = deploy::diff(
+        &Assembly::read(dir.path()).unwrap(),
+        &deploy::DiffOptions {
+            aws: deploy::AwsOptions::default(),
+            template: Some(dir.path().join("template.json")),
+            assets_bucket: None,
+            timeout: deploy::DEFAULT_TIMEOUT,
+        },
+    )
+    .unwrap();
+    assert!(!same.changed, "{}", same.text);
+}

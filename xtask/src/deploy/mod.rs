@@ -247,9 +247,24 @@ pub struct DiffOptions {
     pub timeout: Duration,
 }
 
-/// Shows what a deploy would change, without changing anything. Returns whether there are
-/// differences.
-pub fn diff(assembly: &Assembly, opts: &DiffOptions) -> Result<bool> {
+/// What `diff` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffReport {
+    /// Would a deploy change anything?
+    pub changed: bool,
+    /// What was printed.
+    pub text: String,
+}
+
+/// Shows what a deploy would change, without changing anything (a change set is made to ask
+/// CloudFormation, then deleted; a stack that doesn't exist yet is diffed offline).
+pub fn diff(assembly: &Assembly, opts: &DiffOptions) -> Result<DiffReport> {
+    let (changed, text) = diff_text(assembly, opts)?;
+    print!("{text}");
+    Ok(DiffReport { changed, text })
+}
+
+fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> {
     let stack_name = assembly.stack.stack_name.as_str();
     if let Some(path) = &opts.template {
         let text = fs::read_to_string(path)
@@ -261,9 +276,8 @@ pub fn diff(assembly: &Assembly, opts: &DiffOptions) -> Result<bool> {
             )
         })?;
         let d = diff_templates(&old, &assembly.template);
-        println!("{} → {}:", path.display(), assembly.dir.display());
-        print!("{}", d.render());
-        return Ok(!d.is_empty());
+        let header = format!("{} → {}:\n", path.display(), assembly.dir.display());
+        return Ok((!d.is_empty(), header + &d.render()));
     }
 
     let aws = aws_for(&opts.aws, &assembly.stack);
@@ -274,20 +288,18 @@ pub fn diff(assembly: &Assembly, opts: &DiffOptions) -> Result<bool> {
     } = flow::survey(&aws, stack_name)?;
     if !matches!(stack::next_step(existing.as_ref()), stack::Next::Update) {
         // Nothing live: everything is new. Said without creating anything in AWS.
-        if let Some(s) = &existing {
-            println!(
-                "stack {stack_name} is {}: a deploy creates it afresh",
+        let header = match &existing {
+            Some(s) => format!(
+                "stack {stack_name} is {}: a deploy creates it afresh\n",
                 s.status
-            );
-        } else {
-            println!(
-                "stack {stack_name} does not exist in {}: a deploy creates it",
+            ),
+            None => format!(
+                "stack {stack_name} does not exist in {}: a deploy creates it\n",
                 aws.target()
-            );
-        }
+            ),
+        };
         let d = diff_templates(&Value::Object(Default::default()), &assembly.template);
-        print!("{}", d.render());
-        return Ok(true);
+        return Ok((true, header + &d.render()));
     }
     let existing = existing.expect("an updatable stack exists");
     let bucket = if !requirements::needs_assets_bucket(&assembly.template) {
@@ -310,21 +322,17 @@ pub fn diff(assembly: &Assembly, opts: &DiffOptions) -> Result<bool> {
         Some(t) => t,
         None => stack::template(&aws, stack_name)?,
     };
+    let no_changes = || (false, format!("stack {stack_name}: no changes\n"));
     if deployed == assembly.template
         && flow::same_parameters(&existing.parameters, &target.parameters)
     {
-        println!("stack {stack_name}: no changes");
-        return Ok(false);
+        return Ok(no_changes());
     }
     match flow::propose(&aws, &target, Kind::Update, Some(&deployed), opts.timeout)? {
-        None => {
-            println!("stack {stack_name}: no changes");
-            Ok(false)
-        }
+        None => Ok(no_changes()),
         Some(proposal) => {
-            print!("{}", proposal.summary);
             changeset::delete(&aws, &proposal.change_set.id)?;
-            Ok(true)
+            Ok((true, proposal.summary))
         }
     }
 }
