@@ -11,6 +11,7 @@ const GOOD: &str = "\
 stage: dev
 stack_name: wsecho-dev
 region: eu-west-1
+architecture: arm64
 functions:
   memory_mb: 128
   timeout_seconds: 10
@@ -78,11 +79,11 @@ fn an_unknown_field_names_it_and_the_expected_ones() {
     let text = GOOD.replace("  memory_mb: 128", "  memory: 128");
     assert_parse_error(
         &text,
-        5,
+        6,
         &["unknown field `memory`", "memory_mb", "functions"],
     );
     let text = format!("{GOOD}colour: blue\n");
-    assert_parse_error(&text, 17, &["unknown field `colour`", "stack_name"]);
+    assert_parse_error(&text, 18, &["unknown field `colour`", "stack_name"]);
 }
 
 #[test]
@@ -90,11 +91,11 @@ fn a_wrong_type_names_the_field() {
     let text = GOOD.replace("memory_mb: 128", "memory_mb: lots");
     assert_parse_error(
         &text,
-        5,
+        6,
         &["functions.memory_mb", "invalid type", "stage.schema.json"],
     );
     let text = GOOD.replace("tracing: false", "tracing: maybe");
-    assert_parse_error(&text, 16, &["tracing", "invalid type"]);
+    assert_parse_error(&text, 17, &["tracing", "invalid type"]);
 }
 
 #[test]
@@ -102,23 +103,23 @@ fn out_of_range_values_say_what_is_allowed() {
     let text = GOOD.replace("memory_mb: 128", "memory_mb: 64");
     assert_parse_error(
         &text,
-        5,
+        6,
         &["functions.memory_mb", "between 128 and 10240", "got 64"],
     );
     let text = GOOD.replace("timeout_seconds: 10", "timeout_seconds: 901");
     assert_parse_error(
         &text,
-        6,
+        7,
         &["functions.timeout_seconds", "between 1 and 900", "got 901"],
     );
     let text = GOOD.replace("timeout_seconds: 10", "timeout_seconds: 0");
-    assert_parse_error(&text, 6, &["timeout_seconds", "got 0"]);
+    assert_parse_error(&text, 7, &["timeout_seconds", "got 0"]);
     let text = GOOD.replace("retention_days: 7", "retention_days: 10");
-    assert_parse_error(&text, 8, &["logs.retention_days", "one of", "14", "got 10"]);
+    assert_parse_error(&text, 9, &["logs.retention_days", "one of", "14", "got 10"]);
     let text = GOOD.replace("level: INFO", "level: DEBUG");
-    assert_parse_error(&text, 9, &["logs.level", "DEBUG", "INFO"]);
+    assert_parse_error(&text, 10, &["logs.level", "DEBUG", "INFO"]);
     let text = GOOD.replace("rate_limit: 20", "rate_limit: -1");
-    assert_parse_error(&text, 14, &["throttling.rate_limit", "between 0 and 10000"]);
+    assert_parse_error(&text, 15, &["throttling.rate_limit", "between 0 and 10000"]);
 }
 
 #[test]
@@ -131,6 +132,8 @@ fn an_invalid_stage_name_says_the_rule() {
     );
     let text = GOOD.replace("region: eu-west-1", "region: Ireland");
     assert_parse_error(&text, 3, &["region", "eu-west-1", "`Ireland`"]);
+    let text = GOOD.replace("architecture: arm64", "architecture: sparc");
+    assert_parse_error(&text, 4, &["architecture", "sparc", "arm64", "x86_64"]);
 }
 
 #[test]

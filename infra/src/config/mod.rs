@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
+
+use crate::assets::Architecture;
 use serde::{Deserialize, Serialize};
 
 pub use error::ConfigError;
@@ -26,6 +28,8 @@ pub struct StageConfig {
     pub stack_name: StackName,
     /// The AWS region to deploy to.
     pub region: Region,
+    /// The Lambda architecture the functions are built for (`arm64` or `x86_64`).
+    pub architecture: Architecture,
     pub functions: FunctionsConfig,
     pub logs: LogsConfig,
     pub throttling: ThrottlingConfig,
@@ -113,6 +117,22 @@ pub struct ThrottlingConfig {
 }
 
 impl StageConfig {
+    pub fn stage_name(&self) -> &str {
+        self.stage.as_str()
+    }
+
+    pub fn stack_name(&self) -> &str {
+        self.stack_name.as_str()
+    }
+
+    pub fn region(&self) -> &str {
+        self.region.as_str()
+    }
+
+    pub fn architecture(&self) -> Architecture {
+        self.architecture
+    }
+
     /// Reads, parses and checks a stage file.
     pub fn load(path: &Path) -> Result<StageConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -274,6 +274,19 @@ checked_string!(
     "region must be an AWS region code such as `eu-west-1`"
 );
 
+impl JsonSchema for crate::assets::Architecture {
+    fn schema_name() -> Cow<'static, str> {
+        "Architecture".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "enum": ["arm64", "x86_64"],
+            "description": "A Lambda instruction set architecture",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
