@@ -71,13 +71,16 @@ pub fn not_recognised(message: &Message, info: &WebsocketInfo) -> Vec<u8> {
             action,
             value,
             text,
-        } => (
-            format!(
-                "The action {} is not recognised.",
-                Value::String(quote(action).to_owned())
-            ),
-            quote_json(value, text),
-        ),
+        } => {
+            let quoted = Value::String(quote(action).to_owned());
+            let problem = if SUPPORTED_ACTIONS.contains(&action.as_str()) {
+                // Only a deployment without that action's route gets here.
+                format!("The action {quoted} is supported but no route handled it.")
+            } else {
+                format!("The action {quoted} is not recognised.")
+            };
+            (problem, quote_json(value, text))
+        }
     };
     to_bytes(&json!({
         "error": message.kind(),

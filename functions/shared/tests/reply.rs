@@ -61,6 +61,17 @@ fn an_unknown_action_is_quoted_with_the_supported_ones() {
 }
 
 #[test]
+fn a_supported_action_that_reached_default_says_so() {
+    let reply = not_recognised(r#"{"action":"echo"}"#);
+    assert_eq!(reply["error"], "action_not_recognised");
+    let message = reply["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(r#"The action "echo" is supported but no route handled it."#),
+        "{message}"
+    );
+}
+
+#[test]
 fn each_kind_of_bad_message_is_explained() {
     let cases = [
         ("", "empty_message", "The message was empty."),
