@@ -1,6 +1,7 @@
 //! wsecho's tasks, as a library so integration tests can drive them; `main.rs` only parses
 //! the command line and dispatches here.
 
+pub mod assembly;
 pub mod build;
 pub mod bundle;
 pub mod deploy;
