@@ -73,6 +73,10 @@ pub fn connect(
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
     for (name, value) in headers {
+        // API Gateway consumes the hop-by-hop upgrade headers; functions never see them.
+        if name == hyper::header::CONNECTION || name == hyper::header::UPGRADE {
+            continue;
+        }
         let name = display_name(name.as_str());
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         single.insert(name.clone(), value.clone().into());
