@@ -172,3 +172,137 @@ async fn next(state: &State) -> Response<Full<Bytes>> {
         .body(Full::new(invocation.event))
         .expect("valid response")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// One HTTP/1.1 exchange; returns the status line, lower-cased head and body.
+    async fn exchange(
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> (String, String, String) {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        let (status, head) = head.split_once("\r\n").unwrap();
+        (
+            status.to_owned(),
+            head.to_ascii_lowercase(),
+            body.to_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn serves_the_lambda_runtime_api_contract() {
+        let (tx, rx) = mpsc::channel(1);
+        let mut api = start(
+            "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+            rx,
+        )
+        .await
+        .unwrap();
+        let (reply_tx, reply_rx) = oneshot::channel();
+        tx.send(Invocation {
+            request_id: "req-1".into(),
+            event: Bytes::from_static(br#"{"hello":1}"#),
+            deadline_ms: 1_795_544_400_000,
+            trace_id: "Root=1-abc".into(),
+            reply: reply_tx,
+        })
+        .await
+        .unwrap();
+
+        let (status, head, body) =
+            exchange(api.addr, "GET", "/2018-06-01/runtime/invocation/next", "").await;
+        assert!(status.contains("200"), "{status}");
+        assert_eq!(body, r#"{"hello":1}"#);
+        for header in [
+            "lambda-runtime-aws-request-id: req-1",
+            "lambda-runtime-deadline-ms: 1795544400000",
+            "lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:f",
+            "lambda-runtime-trace-id: root=1-abc",
+        ] {
+            assert!(head.contains(header), "{header} missing from {head}");
+        }
+        assert!(api.first_poll.take().unwrap().await.is_ok());
+
+        let (status, _, _) = exchange(
+            api.addr,
+            "POST",
+            "/2018-06-01/runtime/invocation/req-1/response",
+            "done",
+        )
+        .await;
+        assert!(status.contains("202"), "{status}");
+        match reply_rx.await.unwrap() {
+            Outcome::Response(body) => assert_eq!(&body[..], b"done"),
+            other => panic!("{other:?}"),
+        }
+        // Answering twice, or an unknown id, is refused.
+        let (status, _, _) = exchange(
+            api.addr,
+            "POST",
+            "/2018-06-01/runtime/invocation/req-1/error",
+            "{}",
+        )
+        .await;
+        assert!(status.contains("400"), "{status}");
+
+        let (status, _, _) = exchange(
+            api.addr,
+            "POST",
+            "/2018-06-01/runtime/init/error",
+            r#"{"errorMessage":"boom"}"#,
+        )
+        .await;
+        assert!(status.contains("202"), "{status}");
+        assert!(
+            api.init_error
+                .lock()
+                .unwrap()
+                .as_deref()
+                .unwrap()
+                .contains("boom")
+        );
+        api.task.abort();
+    }
+
+    #[tokio::test]
+    async fn function_errors_are_passed_back() {
+        let (tx, rx) = mpsc::channel(1);
+        let api = start("arn".into(), rx).await.unwrap();
+        let (reply_tx, reply_rx) = oneshot::channel();
+        tx.send(Invocation {
+            request_id: "req-2".into(),
+            event: Bytes::from_static(b"{}"),
+            deadline_ms: 0,
+            trace_id: String::new(),
+            reply: reply_tx,
+        })
+        .await
+        .unwrap();
+        exchange(api.addr, "GET", "/2018-06-01/runtime/invocation/next", "").await;
+        exchange(
+            api.addr,
+            "POST",
+            "/2018-06-01/runtime/invocation/req-2/error",
+            r#"{"errorType":"E"}"#,
+        )
+        .await;
+        match reply_rx.await.unwrap() {
+            Outcome::Error(body) => assert_eq!(&body[..], br#"{"errorType":"E"}"#),
+            other => panic!("{other:?}"),
+        }
+        api.task.abort();
+    }
+}
