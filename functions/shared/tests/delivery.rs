@@ -193,3 +193,27 @@ async fn an_event_without_a_connection_id_posts_nothing() {
         "ERROR"
     );
 }
+
+#[tokio::test]
+async fn an_event_without_a_domain_and_no_override_is_a_500() {
+    let mut settings = settings_for("unused");
+    settings.endpoint_override = None;
+    let management = Management::new(settings);
+    let mut request = fixtures::parse(MESSAGE);
+    request.request_context.domain_name = None;
+    let (response, lines) = bounded(logs::capture(reply_to_sender(
+        &management,
+        &request,
+        b"{}".to_vec(),
+    )))
+    .await;
+    assert_eq!(response.status_code, 500);
+    let line = log_with(&lines, "no management endpoint");
+    assert!(
+        line["error"]
+            .as_str()
+            .unwrap()
+            .contains("WSECHO_MANAGEMENT_ENDPOINT"),
+        "{line}"
+    );
+}
