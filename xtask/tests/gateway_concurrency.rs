@@ -120,7 +120,7 @@ async fn processes_scale_up_to_max_concurrency() {
             let mut client = connect(&gw.url()).await;
             send(
                 &mut client,
-                json!({"action": "echo", "do": "pid", "ms": 300}).to_string(),
+                json!({"action": "echo", "do": "pid", "ms": 1000}).to_string(),
             )
             .await;
             clients.push(client);
