@@ -30,6 +30,8 @@ async fn the_binary_echoes_through_the_override_endpoint() {
     }
     let recorded = server.recorded();
     assert_eq!(recorded.len(), 2);
+    // `main` builds the management client once: the second reply reuses the connection.
+    assert_eq!(server.connections(), 1);
     for post in &recorded {
         assert_eq!(post.path, "/dev/@connections/CX1a2cOoDoECIbQ%3D");
         let reply: serde_json::Value = serde_json::from_slice(&post.body).unwrap();

@@ -217,3 +217,19 @@ async fn an_event_without_a_domain_and_no_override_is_a_500() {
         "{line}"
     );
 }
+
+#[tokio::test]
+async fn replies_through_one_management_share_one_connection() {
+    let server = Endpoint::start(vec![], Answer::ok()).await;
+    let management = Management::new(settings_for(&server.url("dev")));
+    let request = fixtures::parse(MESSAGE);
+    for reply in [&b"first"[..], b"second", b"third"] {
+        let response = bounded(reply_to_sender(&management, &request, reply.to_vec())).await;
+        assert_eq!(response.status_code, 200);
+    }
+    let bodies: Vec<_> = server.recorded().into_iter().map(|r| r.body).collect();
+    assert_eq!(bodies, [&b"first"[..], b"second", b"third"]);
+    // The HTTP client (and its pool) lives in `Management`: one per process keeps the
+    // connection, where one per invocation would open a new one each time.
+    assert_eq!(server.connections(), 1);
+}

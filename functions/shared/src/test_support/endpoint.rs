@@ -1,7 +1,8 @@
 //! A real HTTP/1.1 server on 127.0.0.1 standing in for the management endpoint: it records
-//! each request and answers from a script.
+//! each request and answers from a script. Connections are kept alive, and counted, so tests
+//! can tell a reused client (one connection) from one built per invocation.
 //!
-//! Hand-written on tokio's TCP (one request per connection) rather than on hyper's server, so
+//! Hand-written on tokio's TCP rather than on hyper's server, so
 //! that the tests don't turn on hyper features the functions don't use (which would build
 //! hyper and the AWS SDK a second time).
 
@@ -69,6 +70,7 @@ impl Answer {
 }
 
 struct State {
+    connections: usize,
     recorded: Vec<Recorded>,
     script: VecDeque<Answer>,
     fallback: Answer,
@@ -89,6 +91,7 @@ impl Endpoint {
             .expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local address").port();
         let state = Arc::new(Mutex::new(State {
+            connections: 0,
             recorded: Vec::new(),
             script: script.into(),
             fallback,
@@ -105,6 +108,11 @@ impl Endpoint {
     pub fn recorded(&self) -> Vec<Recorded> {
         self.state.lock().expect("state lock").recorded.clone()
     }
+
+    /// How many TCP connections clients opened.
+    pub fn connections(&self) -> usize {
+        self.state.lock().expect("state lock").connections
+    }
 }
 
 impl Drop for Endpoint {
@@ -120,31 +128,33 @@ async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
 }
 
 async fn handle(mut stream: TcpStream, state: Arc<Mutex<State>>) {
-    let Some(request) = read_request(&mut stream).await else {
-        return;
-    };
-    let answer = {
-        let mut state = state.lock().expect("state lock");
-        state.recorded.push(request);
-        let fallback = state.fallback.clone();
-        state.script.pop_front().unwrap_or(fallback)
-    };
-    let mut head = format!(
-        "HTTP/1.1 {} {}\r\ncontent-length: {}\r\nconnection: close\r\n",
-        answer.status,
-        reason(answer.status),
-        answer.body.len()
-    );
-    if !answer.body.is_empty() {
-        head.push_str("content-type: application/json\r\n");
+    state.lock().expect("state lock").connections += 1;
+    // Requests one after another on the connection, until the client closes it.
+    while let Some(request) = read_request(&mut stream).await {
+        let answer = {
+            let mut state = state.lock().expect("state lock");
+            state.recorded.push(request);
+            let fallback = state.fallback.clone();
+            state.script.pop_front().unwrap_or(fallback)
+        };
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\ncontent-length: {}\r\n",
+            answer.status,
+            reason(answer.status),
+            answer.body.len()
+        );
+        if !answer.body.is_empty() {
+            head.push_str("content-type: application/json\r\n");
+        }
+        for (name, value) in &answer.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let written = stream.write_all(head.as_bytes()).await;
+        if written.is_err() || stream.write_all(answer.body.as_bytes()).await.is_err() {
+            return;
+        }
     }
-    for (name, value) in &answer.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = stream.write_all(head.as_bytes()).await;
-    let _ = stream.write_all(answer.body.as_bytes()).await;
-    let _ = stream.shutdown().await;
 }
 
 /// Reads one request with a `content-length` body; `None` if the client went away or sent
