@@ -244,7 +244,7 @@ fn function_environment(
     management: &str,
 ) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
-    // Let developers turn up function logging locally without editing the template.
+    // Passed through unless the template sets them (what is deployed wins).
     for name in ["RUST_LOG", "RUST_BACKTRACE", "PATH"] {
         if let Ok(value) = std::env::var(name) {
             env.insert(name.to_owned(), value);

@@ -70,6 +70,7 @@ pub async fn start(
     let task = tokio::spawn(async move {
         let mut connections = tokio::task::JoinSet::new();
         while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
             let state = state.clone();
             connections.spawn(async move {
                 let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
