@@ -7,6 +7,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use infra::assets::Architecture;
 use xtask::build::{self, BuildOptions};
+use xtask::dev::{self, DevArgs};
+use xtask::schema;
+use xtask::synth::{self, Format, SynthOptions};
 use xtask::test::{self, TestOptions};
 
 #[derive(Parser)]
@@ -30,6 +33,25 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Synthesize a stage: the CloudFormation template, its assets and where it goes.
+    Synth {
+        /// The stage (infra/stages/<stage>.yaml).
+        #[arg(long, default_value = "dev")]
+        stage: String,
+        /// json, or yaml for a template.yaml to read beside template.json.
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+        /// The assembly folder [default: target/assembly/<stage>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Build and synthesize for this architecture instead of the stage's.
+        #[arg(long)]
+        arch: Option<Architecture>,
+    },
+    /// Write infra/stages/stage.schema.json, the JSON Schema of stage files.
+    Schema,
+    /// Run the stack locally: the real functions behind an API Gateway WebSocket emulator.
+    Dev(DevArgs),
     /// Run every test: unit, fixtures, snapshots, cfn-lint, build reproducibility, local gateway.
     Test(TestOptions),
 }
@@ -61,6 +83,22 @@ fn run(cli: Cli) -> Result<()> {
                 out,
             })?;
         }
+        Command::Synth {
+            stage,
+            format,
+            out,
+            arch,
+        } => {
+            let dir = synth::synth(&SynthOptions {
+                stage,
+                format,
+                out,
+                arch,
+            })?;
+            println!("{}", dir.display());
+        }
+        Command::Schema => schema::write()?,
+        Command::Dev(args) => dev::run(&args)?,
         Command::Test(opts) => test::run(&opts)?,
     }
     Ok(())

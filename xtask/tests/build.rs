@@ -25,15 +25,15 @@ fn rebuilding_unchanged_code_gives_identical_zips() {
     let (first_path, first) = first_build();
     assert!(!first.functions.is_empty());
 
-    // Make cargo really compile every function crate again, not reuse its last output.
+    // Make cargo really compile every function crate again, not reuse its last output; the
+    // old times are put back afterwards so the next `synth` doesn't rebuild for nothing.
     let functions = workspace::functions(&workspace::metadata().unwrap()).unwrap();
+    let mut touched = Vec::new();
     for function in &functions {
         let main = function.manifest_dir.join("src").join("main.rs");
-        File::options()
-            .write(true)
-            .open(&main)
-            .and_then(|f| f.set_modified(SystemTime::now()))
-            .unwrap_or_else(|e| panic!("cannot touch {}: {e}", main.display()));
+        let before = fs::metadata(&main).and_then(|m| m.modified()).unwrap();
+        set_modified(&main, SystemTime::now());
+        touched.push((main, before));
     }
 
     let out = std::env::temp_dir().join(format!("wsecho-rebuild-{}", std::process::id()));
@@ -61,6 +61,17 @@ fn rebuilding_unchanged_code_gives_identical_zips() {
         assert_eq!(b.size, second_zip.len() as u64);
     }
     fs::remove_dir_all(&out).unwrap();
+    for (file, before) in touched {
+        set_modified(&file, before);
+    }
+}
+
+fn set_modified(file: &std::path::Path, time: SystemTime) {
+    File::options()
+        .write(true)
+        .open(file)
+        .and_then(|f| f.set_modified(time))
+        .unwrap_or_else(|e| panic!("cannot set the time of {}: {e}", file.display()));
 }
 
 #[test]

@@ -1,0 +1,70 @@
+//! `cargo xtask dev`: synthesize the stage for this machine and serve it on the local gateway.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use infra::assets::Architecture;
+
+use crate::gateway::{self, DevOptions};
+use crate::synth::{self, Format, SynthOptions};
+use crate::workspace;
+
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    /// The stage whose template to serve (infra/stages/<stage>.yaml).
+    #[arg(long, default_value = "dev")]
+    pub stage: String,
+    /// Port for WebSocket clients and the @connections API; 0 picks a free one.
+    #[arg(long, default_value_t = 3001)]
+    pub port: u16,
+    /// Address to listen on. Only loopback by default: this is a development server.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Close connections idle this long, in seconds (API Gateway: 600).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub idle_timeout: u64,
+    /// Close connections open this long, in seconds (API Gateway: 7200).
+    #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
+    pub max_duration: u64,
+    /// Processes per function at most (Lambda's concurrency, scaled down).
+    #[arg(long, default_value_t = 10)]
+    pub max_concurrency: usize,
+}
+
+pub fn run(args: &DevArgs) -> Result<()> {
+    let arch = Architecture::host()
+        .context("this machine's architecture has no Lambda equivalent: `dev` runs the functions here")?;
+    // Its own folder: a local assembly (this machine's architecture) never replaces the one
+    // `deploy` would send.
+    let target_dir: PathBuf = workspace::metadata()?.target_directory.into();
+    let out = target_dir
+        .join("assembly")
+        .join(format!("{}-local", args.stage));
+    let assembly = synth::synth(&SynthOptions {
+        stage: args.stage.clone(),
+        format: Format::Json,
+        out: Some(out),
+        arch: Some(arch),
+    })?;
+
+    let opts = DevOptions {
+        assembly,
+        host: args.host,
+        port: args.port,
+        stage: None,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_duration: Duration::from_secs(args.max_duration),
+        max_concurrency: args.max_concurrency,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(gateway::serve(opts, |running| {
+        println!("{}", running.banner());
+        println!(
+            "Try it:\n  wscat -c {}\n  > {{\"action\":\"echo\",\"message\":\"hi\"}}",
+            running.url()
+        );
+    }))
+}

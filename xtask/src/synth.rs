@@ -1,0 +1,147 @@
+//! `cargo xtask synth`: stage config + asset manifest → the wsEcho stack → the assembly.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+use infra::assets::{Architecture, AssetManifest, MANIFEST_FILE};
+use infra::config::StageConfig;
+
+use crate::assembly::{Assembly, NewAssembly, StackInfo};
+use crate::build::{self, BuildOptions};
+use crate::workspace;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    /// `template.json` (what deploy sends) plus `template.yaml` to read.
+    Yaml,
+}
+
+#[derive(Debug, Clone)]
+pub struct SynthOptions {
+    pub stage: String,
+    pub format: Format,
+    /// The assembly folder [default: target/assembly/<stage>].
+    pub out: Option<PathBuf>,
+    /// Overrides the stage config's architecture (`dev` and tests run this machine's).
+    pub arch: Option<Architecture>,
+}
+
+pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
+    let config_path = infra::config::stage_file(&opts.stage);
+    if !config_path.is_file() {
+        let known: Vec<String> = infra::config::stage_files()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect();
+        anyhow::bail!(
+            "there is no stage `{}`: {} does not exist. Stages: {}. Add one by copying a stage file",
+            opts.stage,
+            config_path.display(),
+            known.join(", ")
+        );
+    }
+    let config = StageConfig::load(&config_path)?;
+    let arch = opts.arch.unwrap_or(config.architecture());
+
+    let metadata = workspace::metadata()?;
+    let target_dir: PathBuf = metadata.target_directory.clone().into();
+    let assets_dir = build::default_out(&target_dir, arch);
+    let manifest = fresh_assets(&assets_dir, arch)?;
+
+    let started = Instant::now();
+    let synthesized = infra::stack::ws_echo(&config, &manifest)?;
+    let json = synthesized.template.to_json();
+    let yaml = match opts.format {
+        Format::Json => None,
+        Format::Yaml => Some(synthesized.template.to_yaml()?),
+    };
+    let synthesis = started.elapsed();
+    for warning in &synthesized.warnings {
+        eprintln!("[synth] {warning}");
+    }
+
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| Assembly::default_dir(&target_dir, &opts.stage));
+    NewAssembly {
+        template_json: &json,
+        template_yaml: yaml.as_deref(),
+        manifest: &manifest,
+        assets_dir: &assets_dir,
+        stack: &StackInfo {
+            stage: opts.stage.clone(),
+            stack_name: config.stack_name().to_owned(),
+            region: config.region().to_owned(),
+        },
+    }
+    .write(&dir)?;
+    eprintln!(
+        "[synth] stage {} ({arch}): {} resources in {:.2} ms → {}",
+        opts.stage,
+        synthesized.template.resource_count(),
+        synthesis.as_secs_f64() * 1000.0,
+        dir.display()
+    );
+    Ok(dir)
+}
+
+/// The manifest of `assets_dir`, building first when it is missing or older than any source
+/// of the functions: a no-op `synth` doesn't pay for four cargo invocations.
+fn fresh_assets(assets_dir: &Path, arch: Architecture) -> Result<AssetManifest> {
+    let manifest_path = assets_dir.join(MANIFEST_FILE);
+    if let Ok(manifest) = AssetManifest::read(&manifest_path)
+        && is_fresh(&manifest_path, &manifest)?
+    {
+        return Ok(manifest);
+    }
+    eprintln!("[synth] the functions' zips are missing or stale: building them");
+    Ok(build::build(&BuildOptions {
+        arch,
+        packages: Vec::new(),
+        out: Some(assets_dir.to_owned()),
+    })?
+    .manifest)
+}
+
+fn is_fresh(manifest_path: &Path, manifest: &AssetManifest) -> Result<bool> {
+    let built_at = fs::metadata(manifest_path)?.modified()?;
+    let root = workspace::root();
+    let functions = workspace::functions(&workspace::metadata()?)?;
+    let same_set = functions.len() == manifest.functions.len()
+        && functions
+            .iter()
+            .all(|f| manifest.function(&f.package).is_some());
+    if !same_set {
+        return Ok(false);
+    }
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for file in ["Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
+        if let Ok(meta) = fs::metadata(root.join(file)) {
+            newest = newest.max(meta.modified()?);
+        }
+    }
+    newest = newest.max(newest_under(&root.join("functions"))?);
+    Ok(newest <= built_at)
+}
+
+fn newest_under(dir: &Path) -> Result<SystemTime> {
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            if entry.file_name() != "target" {
+                newest = newest.max(newest_under(&entry.path())?);
+            }
+        } else {
+            newest = newest.max(meta.modified()?);
+        }
+    }
+    Ok(newest)
+}
