@@ -16,18 +16,34 @@ use super::aws::Aws;
 use crate::assembly::Assembly;
 use crate::build::human_size;
 
+/// Where the bucket's name came from, to say what to do when it isn't there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketSource {
+    Toolkit,
+    /// `--assets-bucket`.
+    Given,
+}
+
 /// The keys already in the bucket (every page).
-fn existing_keys(aws: &Aws, bucket: &str) -> Result<HashSet<String>> {
+fn existing_keys(aws: &Aws, bucket: &str, source: BucketSource) -> Result<HashSet<String>> {
     let listed = match aws.call(
         "s3api",
         "list-objects-v2",
         &["--bucket", bucket, "--query", "Contents[].Key"],
     ) {
         Ok(v) => v,
-        Err(e) if e.code() == Some("NoSuchBucket") => bail!(
-            "the assets bucket {bucket} does not exist (deleted outside CloudFormation?): run \
-             `cargo xtask bootstrap` to recreate it, then deploy again"
-        ),
+        Err(e) if e.code() == Some("NoSuchBucket") => match source {
+            BucketSource::Toolkit => bail!(
+                "the assets bucket {bucket} of stack wsecho-toolkit does not exist (deleted \
+                 outside CloudFormation?): run `cargo xtask bootstrap` to recreate it, then \
+                 deploy again; the app stack was not touched"
+            ),
+            BucketSource::Given => bail!(
+                "the assets bucket {bucket} (from --assets-bucket) does not exist: create it, \
+                 or leave --assets-bucket out to use the toolkit's (`cargo xtask bootstrap`); \
+                 the app stack was not touched"
+            ),
+        },
         Err(e) => return Err(e).context(format!("cannot list the assets bucket {bucket}")),
     };
     Ok(listed
@@ -43,8 +59,13 @@ fn existing_keys(aws: &Aws, bucket: &str) -> Result<HashSet<String>> {
 const PARALLEL_UPLOADS: usize = 4;
 
 /// Uploads what's missing; returns the keys it uploaded.
-pub fn upload_missing(aws: &Aws, assembly: &Assembly, bucket: &str) -> Result<Vec<String>> {
-    let have = existing_keys(aws, bucket)?;
+pub fn upload_missing(
+    aws: &Aws,
+    assembly: &Assembly,
+    bucket: &str,
+    source: BucketSource,
+) -> Result<Vec<String>> {
+    let have = existing_keys(aws, bucket, source)?;
     let mut wanted: Vec<String> = assembly
         .function_code_keys()
         .into_iter()

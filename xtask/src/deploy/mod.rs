@@ -150,7 +150,7 @@ pub fn deploy(assembly: &Assembly, opts: &DeployOptions) -> Result<DeployReport>
                     aws.target(),
                     toolkit::TOOLKIT_STACK
                 );
-                bootstrap_with(&aws, true, opts.timeout)?
+                bootstrap_with(&aws, opts.yes, opts.timeout)?
             }
         })
     };
@@ -175,7 +175,14 @@ pub fn deploy(assembly: &Assembly, opts: &DeployOptions) -> Result<DeployReport>
     };
 
     let uploaded = match &bucket {
-        Some(bucket) => assets::upload_missing(&aws, assembly, bucket)?,
+        Some(bucket) => {
+            let source = if opts.assets_bucket.is_some() {
+                assets::BucketSource::Given
+            } else {
+                assets::BucketSource::Toolkit
+            };
+            assets::upload_missing(&aws, assembly, bucket, source)?
+        }
         None => Vec::new(),
     };
     if uploaded.is_empty() {
