@@ -8,6 +8,7 @@
 mod assets;
 pub mod aws;
 mod changeset;
+pub mod cli;
 mod confirm;
 mod events;
 mod flow;
