@@ -51,6 +51,22 @@ async fn connect_refusals_use_the_function_status_and_502_for_failures() {
 }
 
 #[tokio::test]
+async fn the_timeout_counts_from_the_hand_over_even_on_a_cold_start() {
+    bounded(async {
+        let asm = Assembly::new("cold-timeout")
+            .function("Main", 1)
+            .route("$connect", "Main", false)
+            .write();
+        let gw = asm.start().await;
+        // The very first invocation (a cold process) sleeps past the 1 s Timeout.
+        let url = format!("{}?testfn=sleep&ms=2500", gw.url());
+        assert_eq!(refused_status(&url).await, 502);
+        gw.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn posting_from_inside_connect_gets_410() {
     bounded(async {
         let asm = Assembly::standard("connect-post").write();

@@ -115,33 +115,20 @@ impl Pool {
             None => (self.spawn().await?, true),
         };
         let name = self.spec.label();
-        let request_id = ids::uuid();
         let (reply_tx, reply_rx) = oneshot::channel();
+        let (delivered_tx, delivered_rx) = oneshot::channel();
         let invocation = Invocation {
-            request_id: request_id.clone(),
+            request_id: ids::uuid(),
             event,
-            deadline_ms: ids::now_ms() + self.spec.timeout.as_millis() as u64,
+            timeout: self.spec.timeout,
             trace_id: ids::trace_id(),
             reply: reply_tx,
+            delivered: delivered_tx,
         };
         if instance.invocations.send(invocation).await.is_err() {
             return Err(Failure::Crashed("runtime API closed".into()));
         }
-        // The first invocation also waits for the process to initialise, as Lambda's does.
-        let limit = self.spec.timeout + if cold { INIT_TIMEOUT } else { Duration::ZERO };
-        let mut exited = instance.exited.clone();
-        let result = tokio::select! {
-            outcome = reply_rx => match outcome {
-                Ok(Outcome::Response(body)) => Ok(body),
-                Ok(Outcome::Error(body)) => Err(Failure::Function(String::from_utf8_lossy(&body).into_owned())),
-                Err(_) => Err(Failure::Crashed("runtime API closed".into())),
-            },
-            status = exited.wait_for(Option::is_some) => {
-                let status = status.map(|s| s.clone().unwrap_or_default()).unwrap_or_default();
-                Err(Failure::Crashed(status))
-            }
-            () = tokio::time::sleep(limit) => Err(Failure::Timeout(self.spec.timeout)),
-        };
+        let result = self.outcome(&instance, cold, delivered_rx, reply_rx).await;
         match &result {
             Ok(_) | Err(Failure::Function(_)) => {
                 self.idle.lock().expect("not poisoned").push(instance);
@@ -156,6 +143,53 @@ impl Pool {
             }
         }
         result
+    }
+
+    /// Waits for the process to take the invocation (a cold one first initialises, within
+    /// Lambda's 10 s init limit), then for its answer within the template's Timeout, which
+    /// like Lambda's counts from the hand-over.
+    async fn outcome(
+        &self,
+        instance: &Instance,
+        cold: bool,
+        delivered: oneshot::Receiver<()>,
+        reply: oneshot::Receiver<Outcome>,
+    ) -> Result<Bytes, Failure> {
+        let exited = || {
+            let mut exited = instance.exited.clone();
+            async move {
+                let status = exited.wait_for(Option::is_some).await;
+                Failure::Crashed(
+                    status
+                        .map(|s| s.clone().unwrap_or_default())
+                        .unwrap_or_default(),
+                )
+            }
+        };
+        tokio::select! {
+            taken = delivered => {
+                if taken.is_err() {
+                    return Err(Failure::Crashed("runtime API closed".into()));
+                }
+            }
+            failure = exited() => return Err(failure),
+            () = tokio::time::sleep(INIT_TIMEOUT) => {
+                let what = if cold { "initialise" } else { "ask for the next invocation" };
+                return Err(Failure::Crashed(format!(
+                    "did not {what} within {} s",
+                    INIT_TIMEOUT.as_secs()
+                )));
+            }
+        }
+        tokio::select! {
+            outcome = reply => match outcome {
+                Ok(Outcome::Response(body)) => Ok(body),
+                Ok(Outcome::Error(body)) => Err(Failure::Function(String::from_utf8_lossy(&body).into_owned())),
+                Err(_) => Err(Failure::Crashed("runtime API closed".into())),
+            },
+            failure = exited() => Err(failure),
+            () = tokio::time::sleep(self.spec.timeout) => Err(Failure::Timeout(self.spec.timeout)),
+        }
     }
 
     async fn spawn(&self) -> Result<Instance, Failure> {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -16,13 +17,18 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
+use super::ids;
+
 /// What the gateway hands a function process.
 pub struct Invocation {
     pub request_id: String,
     pub event: Bytes,
-    pub deadline_ms: u64,
+    /// The function's Timeout: the deadline counts from when the process takes the invocation.
+    pub timeout: Duration,
     pub trace_id: String,
     pub reply: oneshot::Sender<Outcome>,
+    /// Fires when the process takes the invocation.
+    pub delivered: oneshot::Sender<()>,
 }
 
 /// What the process posted back.
@@ -155,19 +161,18 @@ async fn next(state: &State) -> Response<Full<Bytes>> {
         // The gateway is discarding this process; it will be killed.
         return reply(StatusCode::GONE, r#"{"errorMessage":"shutting down"}"#);
     };
+    let deadline_ms = ids::now_ms() + invocation.timeout.as_millis() as u64;
     state
         .in_flight
         .lock()
         .expect("not poisoned")
         .insert(invocation.request_id.clone(), invocation.reply);
+    let _ = invocation.delivered.send(());
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/json")
         .header("lambda-runtime-aws-request-id", &invocation.request_id)
-        .header(
-            "lambda-runtime-deadline-ms",
-            invocation.deadline_ms.to_string(),
-        )
+        .header("lambda-runtime-deadline-ms", deadline_ms.to_string())
         .header("lambda-runtime-invoked-function-arn", &state.function_arn)
         .header("lambda-runtime-trace-id", &invocation.trace_id)
         .body(Full::new(invocation.event))
@@ -213,12 +218,14 @@ mod tests {
         .await
         .unwrap();
         let (reply_tx, reply_rx) = oneshot::channel();
+        let (delivered_tx, delivered_rx) = oneshot::channel();
         tx.send(Invocation {
             request_id: "req-1".into(),
             event: Bytes::from_static(br#"{"hello":1}"#),
-            deadline_ms: 1_795_544_400_000,
+            timeout: Duration::from_secs(3),
             trace_id: "Root=1-abc".into(),
             reply: reply_tx,
+            delivered: delivered_tx,
         })
         .await
         .unwrap();
@@ -229,13 +236,24 @@ mod tests {
         assert_eq!(body, r#"{"hello":1}"#);
         for header in [
             "lambda-runtime-aws-request-id: req-1",
-            "lambda-runtime-deadline-ms: 1795544400000",
             "lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:f",
             "lambda-runtime-trace-id: root=1-abc",
         ] {
             assert!(head.contains(header), "{header} missing from {head}");
         }
         assert!(api.first_poll.take().unwrap().await.is_ok());
+        assert!(delivered_rx.await.is_ok());
+        let deadline: u64 = head
+            .lines()
+            .find_map(|l| l.strip_prefix("lambda-runtime-deadline-ms: "))
+            .expect("a deadline header")
+            .parse()
+            .unwrap();
+        let now = ids::now_ms();
+        assert!(
+            deadline > now && deadline <= now + 3000,
+            "deadline {deadline}, now {now}"
+        );
 
         let (status, _, _) = exchange(
             api.addr,
@@ -283,12 +301,14 @@ mod tests {
         let (tx, rx) = mpsc::channel(1);
         let api = start("arn".into(), rx).await.unwrap();
         let (reply_tx, reply_rx) = oneshot::channel();
+        let (delivered, _) = oneshot::channel();
         tx.send(Invocation {
             request_id: "req-2".into(),
             event: Bytes::from_static(b"{}"),
-            deadline_ms: 0,
+            timeout: Duration::from_secs(1),
             trace_id: String::new(),
             reply: reply_tx,
+            delivered,
         })
         .await
         .unwrap();
