@@ -214,7 +214,11 @@ impl Pool {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .kill_on_drop(true)
+            // Out of the terminal's process group: Ctrl-C reaches the gateway only, which then
+            // runs `$disconnect` for open connections before stopping the functions itself. A
+            // process the gateway cannot stop exits by itself once its Runtime API is gone.
+            .process_group(0);
         let started = Instant::now();
         let mut child = command
             .spawn()
