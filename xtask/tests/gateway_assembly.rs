@@ -98,6 +98,15 @@ async fn unsupported_templates_get_errors_naming_the_resource() {
             "{err}"
         );
 
+        let err = start_error("err-authorizer", |t| {
+            resource_named(t, "connectRoute")["Properties"]["AuthorizationType"] = json!("CUSTOM");
+        })
+        .await;
+        assert!(
+            err.contains("connectRoute") && err.contains("CUSTOM"),
+            "{err}"
+        );
+
         let err = start_error("err-selection", |t| {
             resource_named(t, "Api")["Properties"]["RouteSelectionExpression"] =
                 json!("$request.header.x");

@@ -201,6 +201,14 @@ impl ApiModel {
         for (id, r) in of_type("AWS::ApiGatewayV2::Route") {
             let p = props(r);
             let key = str_prop(id, p, "RouteKey")?.to_owned();
+            // Running without the authorizer would let through what AWS refuses.
+            if let Some(auth) = p.get("AuthorizationType").and_then(Value::as_str)
+                && auth != "NONE"
+            {
+                bail!(
+                    "{id}: route `{key}` uses AuthorizationType {auth}, which the local gateway does not emulate (only NONE)"
+                );
+            }
             let target = p.get("Target").ok_or_else(|| {
                 anyhow!("{id}: route `{key}` has no Target; the local gateway needs an integration")
             })?;
