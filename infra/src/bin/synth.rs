@@ -1,0 +1,189 @@
+//! `synth`: a stage file and an asset manifest in, `template.json` out, and nothing else.
+//!
+//! The synthesis step alone, as a small release binary, so `cargo xtask bench` can time it
+//! against `cdk synth` process for process (cargo and the build are not in the way):
+//!
+//! ```sh
+//! cargo build --release -p infra --bin synth
+//! target/release/synth --stage-file infra/stages/dev.yaml \
+//!     --assets target/wsecho/assets/arm64/assets.json --out /tmp/out
+//! ```
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::{fs, io};
+
+use infra::assets::AssetManifest;
+use infra::config::StageConfig;
+
+const USAGE: &str = "usage: synth --stage-file STAGE.yaml --assets assets.json --out DIR
+
+Synthesizes the wsEcho stack for a stage and writes DIR/template.json (atomically).
+  --stage-file PATH   the stage config, e.g. infra/stages/dev.yaml
+  --assets PATH       the asset manifest `cargo xtask build` wrote, e.g.
+                      target/wsecho/assets/arm64/assets.json
+  --out DIR           where template.json goes (created if missing)";
+
+#[derive(Debug, PartialEq, Eq)]
+struct Args {
+    stage_file: PathBuf,
+    assets: PathBuf,
+    out: PathBuf,
+}
+
+/// What went wrong, said to the user; usage mistakes also get the usage text.
+enum Failure {
+    Usage(String),
+    Run(String),
+}
+
+fn main() -> ExitCode {
+    match parse(std::env::args_os().skip(1)).and_then(|args| run(&args)) {
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(path)) => {
+            println!("{}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `Ok(None)` means `--help` was asked for (and printed).
+fn parse(mut argv: impl Iterator<Item = OsString>) -> Result<Option<Args>, Failure> {
+    let (mut stage_file, mut assets, mut out) = (None, None, None);
+    while let Some(arg) = argv.next() {
+        let slot = match arg.to_str() {
+            Some("-h" | "--help") => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            Some("--stage-file") => &mut stage_file,
+            Some("--assets") => &mut assets,
+            Some("--out") => &mut out,
+            _ => {
+                return Err(Failure::Usage(format!(
+                    "unexpected argument `{}`",
+                    arg.to_string_lossy()
+                )));
+            }
+        };
+        let flag = arg.to_string_lossy().into_owned();
+        let value = argv
+            .next()
+            .ok_or_else(|| Failure::Usage(format!("{flag} needs a value")))?;
+        if slot.replace(PathBuf::from(value)).is_some() {
+            return Err(Failure::Usage(format!("{flag} is given twice")));
+        }
+    }
+    let need = |value: Option<PathBuf>, flag: &str| {
+        value.ok_or_else(|| Failure::Usage(format!("{flag} is required")))
+    };
+    Ok(Some(Args {
+        stage_file: need(stage_file, "--stage-file")?,
+        assets: need(assets, "--assets")?,
+        out: need(out, "--out")?,
+    }))
+}
+
+fn run(args: &Option<Args>) -> Result<Option<PathBuf>, Failure> {
+    let Some(args) = args else {
+        return Ok(None);
+    };
+    let run_error = |e: &dyn std::fmt::Display| Failure::Run(e.to_string());
+    let config = StageConfig::load(&args.stage_file).map_err(|e| run_error(&e))?;
+    let manifest = AssetManifest::read(&args.assets).map_err(|e| run_error(&e))?;
+    let synthesized = infra::stack::ws_echo(&config, &manifest).map_err(|e| run_error(&e))?;
+    for warning in &synthesized.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let path = args.out.join("template.json");
+    write_atomically(&path, synthesized.template.to_json().as_bytes()).map_err(|e| {
+        Failure::Run(format!(
+            "cannot write {}: {e}; check that --out names a writable folder",
+            path.display()
+        ))
+    })?;
+    Ok(Some(path))
+}
+
+/// Temporary file beside the target, then a rename: no reader sees half a template.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Option<Args>, Failure> {
+        parse(list.iter().map(OsString::from))
+    }
+
+    fn usage_error(list: &[&str]) -> String {
+        match args(list) {
+            Err(Failure::Usage(m)) => m,
+            Err(Failure::Run(m)) => panic!("not a usage error: {m}"),
+            Ok(a) => panic!("accepted: {a:?}"),
+        }
+    }
+
+    #[test]
+    fn all_three_flags_parse() {
+        let parsed = args(&["--out", "o", "--stage-file", "s.yaml", "--assets", "a.json"]);
+        assert_eq!(
+            parsed.ok().flatten(),
+            Some(Args {
+                stage_file: "s.yaml".into(),
+                assets: "a.json".into(),
+                out: "o".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn usage_mistakes_name_the_flag() {
+        assert_eq!(
+            usage_error(&["--stage-file", "s", "--assets", "a"]),
+            "--out is required"
+        );
+        assert_eq!(usage_error(&["--stage-file"]), "--stage-file needs a value");
+        assert_eq!(
+            usage_error(&["--out", "a", "--out", "b"]),
+            "--out is given twice"
+        );
+        assert_eq!(
+            usage_error(&["--verbose"]),
+            "unexpected argument `--verbose`"
+        );
+    }
+
+    #[test]
+    fn a_missing_stage_file_is_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("wsecho-synth-bin-{}", std::process::id()));
+        let parsed = Some(Args {
+            stage_file: dir.join("nope.yaml"),
+            assets: dir.join("assets.json"),
+            out: dir.clone(),
+        });
+        match run(&parsed) {
+            Err(Failure::Run(m)) => assert!(m.contains("nope.yaml"), "{m}"),
+            _ => panic!("a missing stage file must fail"),
+        }
+        assert!(!dir.join("template.json").exists());
+    }
+}

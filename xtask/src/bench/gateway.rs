@@ -1,0 +1,265 @@
+//! The local gateway (`cargo xtask dev`, the real function binaries behind it) against the
+//! floor, a bare tokio-tungstenite echo server: round trips with one client, throughput with
+//! 50, and 1,000 idle connections held (resident memory of the server process).
+
+use std::path::Path;
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use super::Ctx;
+use super::children::{Guard, child_pids, proc_status_bytes};
+use super::figures::Unit;
+use super::report::{Section, Table};
+use super::stats::Samples;
+use super::wsload;
+
+const CLIENTS: usize = 50;
+const IDLE: usize = 1000;
+
+struct Measured {
+    round_trips: Samples,
+    throughput: Samples,
+    rss_start: u64,
+    rss_before_idle: u64,
+    rss_idle: u64,
+    /// The gateway's function processes (none for the floor).
+    children_rss_idle: u64,
+    children_idle: usize,
+}
+
+pub fn run(ctx: &mut Ctx) -> Result<Section> {
+    let exe = std::env::current_exe().context("cannot find the xtask binary")?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let (warmup, n) = (ctx.reps(200, 50), ctx.reps(2000, 500));
+    let (rounds, per_client) = (ctx.reps(3, 1), ctx.reps(200, 40));
+    let plan = Plan {
+        warmup,
+        n,
+        rounds,
+        per_client,
+    };
+
+    let floor = {
+        let log = ctx.work.join("floor.log");
+        let mut command = Command::new(&exe);
+        command.args(["bench", "--floor-server"]);
+        let mut server = Guard::spawn("the floor echo server", command, &log)?;
+        let line = server.wait_for_line("ws://", Duration::from_secs(30), &log)?;
+        let measured = measure(&runtime, &url_in(&line)?, server.pid(), &plan)?;
+        server.interrupt(Duration::from_secs(5))?;
+        measured
+    };
+
+    let log = ctx.work.join("gateway.log");
+    let mut command = Command::new(&exe);
+    command.args(["dev", "--port", "0"]);
+    let mut gateway = Guard::spawn(
+        "the local gateway (`cargo xtask dev --port 0`)",
+        command,
+        &log,
+    )?;
+    // `dev` synthesizes first, which builds the zips if they are stale.
+    let line = gateway.wait_for_line("ws://", Duration::from_secs(900), &log)?;
+    let measured = measure(&runtime, &url_in(&line)?, gateway.pid(), &plan);
+    gateway.interrupt(Duration::from_secs(30))?;
+    let gw = measured.with_context(|| format!("the gateway's log: {}", log.display()))?;
+
+    Ok(section(ctx, &plan, &gw, &floor, &log))
+}
+
+struct Plan {
+    warmup: usize,
+    n: usize,
+    rounds: usize,
+    per_client: usize,
+}
+
+fn url_in(line: &str) -> Result<String> {
+    let start = line.find("ws://").context("no ws:// URL")?;
+    Ok(line[start..]
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+fn measure(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    pid: u32,
+    plan: &Plan,
+) -> Result<Measured> {
+    let rss_start = proc_status_bytes(pid, "VmRSS")?;
+    eprintln!("[bench] {url}: {} round trips, one client", plan.n);
+    let round_trips = runtime.block_on(wsload::round_trips(url, plan.warmup, plan.n))?;
+    eprintln!(
+        "[bench] {url}: {CLIENTS} clients × {} round trips, {} rounds",
+        plan.per_client, plan.rounds
+    );
+    // A short unmeasured round: the gateway starts its function processes on demand.
+    runtime.block_on(wsload::throughput(url, CLIENTS, 10))?;
+    let mut rates = Vec::new();
+    for _ in 0..plan.rounds {
+        rates.push(runtime.block_on(wsload::throughput(url, CLIENTS, plan.per_client))?);
+    }
+    let rss_before_idle = proc_status_bytes(pid, "VmRSS")?;
+    eprintln!("[bench] {url}: holding {IDLE} idle connections");
+    let held = runtime.block_on(wsload::hold(url, IDLE))?;
+    if held.len() != IDLE {
+        bail!("held {} connections, not {IDLE}", held.len());
+    }
+    // Let `$connect` work finish before reading memory.
+    thread::sleep(Duration::from_millis(500));
+    let rss_idle = proc_status_bytes(pid, "VmRSS")?;
+    let children = child_pids(pid);
+    let children_rss_idle = children
+        .iter()
+        .filter_map(|c| proc_status_bytes(*c, "VmRSS").ok())
+        .sum();
+    runtime.block_on(async move { drop(held) });
+    Ok(Measured {
+        round_trips: Samples::from_durations(&round_trips).context("no round trips")?,
+        throughput: Samples::new(rates).context("no rounds")?,
+        rss_start,
+        rss_before_idle,
+        rss_idle,
+        children_rss_idle,
+        children_idle: children.len(),
+    })
+}
+
+fn section(ctx: &Ctx, plan: &Plan, gw: &Measured, floor: &Measured, log: &Path) -> Section {
+    let mut section = Section::new(
+        "Local gateway",
+        &format!(
+            "`cargo xtask dev --port 0` (the xtask binary run as a child process, exactly as a \
+             user runs it, its log going to a file) serving the dev stage synthesized for {}: \
+             every message goes through route selection to the real `echo` function binary over \
+             the local Lambda Runtime API, which replies through the `@connections` management \
+             API. The floor is a bare WebSocket echo server written with the same library \
+             (tokio-tungstenite), also in its own process (`xtask bench --floor-server`). The \
+             clients run in the bench process, on the same {} CPUs. Message: \
+             `{}`. **Round trip**: one client, {} messages one after another after {} \
+             unmeasured. **Throughput**: {CLIENTS} clients at once, each sending its next \
+             message when the previous echo arrives, {} messages each ({} in all) per round; \
+             {} rounds after an unmeasured one. **Idle connections**: {IDLE} connections \
+             opened (50 at a time, each through `$connect`) and held; memory is the server \
+             process's `VmRSS` from /proc, the gateway's function processes counted apart.",
+            ctx.host,
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            wsload::MESSAGE,
+            plan.n,
+            plan.warmup,
+            plan.per_client,
+            plan.per_client * CLIENTS,
+            plan.rounds
+        ),
+    );
+    for (id, m) in [("gateway", gw), ("floor", floor)] {
+        section.summary(
+            &format!("gateway.roundtrip.{id}"),
+            &m.round_trips,
+            Unit::Ms,
+            true,
+        );
+        section.summary(
+            &format!("gateway.throughput.{id}"),
+            &m.throughput,
+            Unit::PerSecond,
+            false,
+        );
+    }
+    let p50_ratio = gw.round_trips.median() / floor.round_trips.median();
+    section.figure("gateway.roundtrip.p50_vs_floor", p50_ratio, Unit::Times);
+    let rate_ratio = floor.throughput.median() / gw.throughput.median();
+    section.figure(
+        "gateway.throughput.floor_vs_gateway",
+        rate_ratio,
+        Unit::Times,
+    );
+
+    let mut rtt = Table::new(&["round trip", "min", "p50", "p99", "max", "p50 / floor's"]);
+    let mut rate = Table::new(&["throughput", "min", "median", "max", "floor's / this"]);
+    for (label, m) in [("local gateway", gw), ("floor", floor)] {
+        let s = &m.round_trips;
+        rtt.row(vec![
+            label.to_owned(),
+            Unit::Ms.show(s.min()),
+            Unit::Ms.show(s.median()),
+            Unit::Ms.show(s.percentile(99.0)),
+            Unit::Ms.show(s.max()),
+            Unit::Times.show(s.median() / floor.round_trips.median()),
+        ]);
+        let t = &m.throughput;
+        rate.row(vec![
+            label.to_owned(),
+            Unit::PerSecond.show(t.min()),
+            Unit::PerSecond.show(t.median()),
+            Unit::PerSecond.show(t.max()),
+            Unit::Times.show(floor.throughput.median() / t.median()),
+        ]);
+    }
+    section.tables.push(rtt);
+    section.tables.push(rate);
+
+    section.figure("gateway.idle.connections", IDLE as f64, Unit::Count);
+    section.figure(
+        "gateway.idle.gateway_rss_bytes",
+        gw.rss_idle as f64,
+        Unit::Bytes,
+    );
+    section.figure(
+        "gateway.idle.gateway_rss_delta_bytes",
+        gw.rss_idle.saturating_sub(gw.rss_before_idle) as f64,
+        Unit::Bytes,
+    );
+    section.figure(
+        "gateway.idle.functions_rss_bytes",
+        gw.children_rss_idle as f64,
+        Unit::Bytes,
+    );
+    section.figure(
+        "gateway.idle.floor_rss_bytes",
+        floor.rss_idle as f64,
+        Unit::Bytes,
+    );
+    let mut idle = Table::new(&[
+        &format!("{IDLE} idle connections"),
+        "RSS at start",
+        "RSS before",
+        "RSS holding them",
+        "per connection",
+        "function processes",
+    ]);
+    for (label, m) in [("local gateway", gw), ("floor", floor)] {
+        let per = m.rss_idle.saturating_sub(m.rss_before_idle) as f64 / IDLE as f64;
+        idle.row(vec![
+            label.to_owned(),
+            Unit::Bytes.show(m.rss_start as f64),
+            Unit::Bytes.show(m.rss_before_idle as f64),
+            Unit::Bytes.show(m.rss_idle as f64),
+            Unit::Bytes.show(per),
+            if m.children_idle == 0 {
+                "none".to_owned()
+            } else {
+                format!(
+                    "{} processes, {} RSS in all",
+                    m.children_idle,
+                    Unit::Bytes.show(m.children_rss_idle as f64)
+                )
+            },
+        ]);
+    }
+    section.tables.push(idle);
+    section.notes.push(format!(
+        "The gateway logs a line per connection, message and function log line; here they go to \
+         {} (a terminal would cost more).",
+        log.strip_prefix(crate::workspace::root())
+            .unwrap_or(log)
+            .display()
+    ));
+    section
+}
