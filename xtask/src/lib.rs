@@ -2,6 +2,7 @@
 //! the command line and dispatches here.
 
 pub mod assembly;
+pub mod bench;
 pub mod build;
 pub mod bundle;
 pub mod deploy;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use infra::assets::Architecture;
+use xtask::bench::{self, BenchArgs};
 use xtask::build::{self, BuildOptions};
 use xtask::dev::{self, DevArgs};
 use xtask::schema;
@@ -54,6 +55,9 @@ enum Command {
     Dev(DevArgs),
     /// Run every test: unit, fixtures, snapshots, cfn-lint, build reproducibility, local gateway.
     Test(TestOptions),
+    /// Benchmarks against AWS CDK, a bare echo server and published figures; writes
+    /// BENCHMARKS.md. `--check` (CI) fails when a size or count is over its budget.
+    Bench(BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +104,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Schema => schema::write()?,
         Command::Dev(args) => dev::run(&args)?,
         Command::Test(opts) => test::run(&opts)?,
+        Command::Bench(args) => bench::run(&args)?,
     }
     Ok(())
 }
