@@ -315,13 +315,16 @@ fn prod_overrides_and_tracing_reach_the_functions() {
     assert_eq!(echo["TracingConfig"]["Mode"], "Active");
     let role = t["Resources"]["EchoFunctionRole"].to_string();
     assert!(role.contains("AWSXRayDaemonWriteAccess"), "{role}");
-    let dev = template("dev");
+    // Tracing off: no tracing config, and no X-Ray permission either.
+    let mut untraced = stage("dev");
+    untraced.tracing = false;
+    let untraced: Value = serde_json::from_str(&synth_json(&untraced)).unwrap();
     assert!(
-        dev["Resources"]["EchoFunction"]["Properties"]
+        untraced["Resources"]["EchoFunction"]["Properties"]
             .get("TracingConfig")
             .is_none()
     );
-    assert!(!dev.to_string().contains("AWSXRayDaemonWriteAccess"));
+    assert!(!untraced.to_string().contains("AWSXRayDaemonWriteAccess"));
 }
 
 #[test]
