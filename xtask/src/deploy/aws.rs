@@ -95,7 +95,10 @@ impl Aws {
             .args(["--output", "json", "--region", &self.region])
             // v2 pipes output through a pager on a terminal; v1 ignores this.
             .env("AWS_PAGER", "")
-            .missing_hint(format!("the AWS CLI is needed to deploy: {INSTALL_HINT}"));
+            .missing_hint(format!(
+                "the AWS CLI ({}) is needed to deploy: {INSTALL_HINT}",
+                self.cli.display()
+            ));
         if let Some(profile) = &self.profile {
             cmd = cmd.args(["--profile", profile]);
         }
@@ -195,16 +198,13 @@ pub enum ErrorKind {
 impl ErrorKind {
     fn parse(stderr: &str, stdout: &str, status: Option<i32>) -> ErrorKind {
         let text = stderr.trim();
-        if let Some(rest) = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("An error occurred ("))
-            && let Some((code, after)) = rest.split_once(')')
+        // "An error occurred (Code) when calling the Op operation: message", possibly after a
+        // prefix (newer v2 releases print "aws: [ERROR]: " first), possibly over several lines.
+        const MARK: &str = "An error occurred (";
+        if let Some(start) = text.find(MARK)
+            && let Some((code, after)) = text[start + MARK.len()..].split_once(')')
         {
-            // "An error occurred (Code) when calling the Op operation: message" (the message
-            // may run over several lines).
-            let start = text.find("An error occurred (").unwrap_or(0);
-            let full = &text[start..];
-            let message = full
+            let message = after
                 .split_once("operation: ")
                 .or_else(|| after.split_once(": "))
                 .map(|(_, m)| m.trim().to_owned())
@@ -373,6 +373,22 @@ mod tests {
             kind,
         };
         assert!(err.is_missing_stack());
+    }
+
+    #[test]
+    fn a_prefix_before_the_error_is_skipped() {
+        let kind = ErrorKind::parse(
+            "\naws: [ERROR]: An error occurred (AccessDenied) when calling the CreateChangeSet operation: User: arn:aws:iam::1:user/x is not authorized\n",
+            "",
+            Some(254),
+        );
+        assert_eq!(
+            kind,
+            ErrorKind::Service {
+                code: "AccessDenied".into(),
+                message: "User: arn:aws:iam::1:user/x is not authorized".into()
+            }
+        );
     }
 
     #[test]

@@ -79,9 +79,14 @@ pub struct Watcher<'a> {
     /// The stack's id (ARN): still answers after the stack is deleted, unlike its name.
     stack_id: String,
     seen: HashSet<String>,
+    /// Statuses the stack itself reported through new events.
+    stack_statuses: HashSet<String>,
     failures: Vec<Event>,
     start: Instant,
 }
+
+/// How long a terminal status without a matching stack event is taken for the old one.
+const STALE_STATUS_GRACE: Duration = Duration::from_secs(60);
 
 /// Events per poll: newest first, so the ones an operation adds come before the old ones.
 const PAGE: &str = "100";
@@ -93,6 +98,7 @@ impl<'a> Watcher<'a> {
             aws,
             stack_id: stack_id.to_owned(),
             seen: HashSet::new(),
+            stack_statuses: HashSet::new(),
             failures: Vec::new(),
             start: Instant::now(),
         };
@@ -119,9 +125,8 @@ impl<'a> Watcher<'a> {
     }
 
     /// Prints the events that are new since the last poll, oldest first.
-    fn poll_events(&mut self) -> Result<()> {
-        let mut fresh: Vec<Event> = self
-            .fetch()?
+    fn absorb(&mut self, events: Vec<Event>) {
+        let mut fresh: Vec<Event> = events
             .into_iter()
             .filter(|e| !self.seen.contains(&e.id))
             .collect();
@@ -142,22 +147,36 @@ impl<'a> Watcher<'a> {
                     .unwrap_or_default()
             );
             self.seen.insert(event.id.clone());
+            if event.resource_type == "AWS::CloudFormation::Stack"
+                && event.logical_id == self.stack_name()
+            {
+                self.stack_statuses.insert(event.status.clone());
+            }
             if event.is_failure() {
                 self.failures.push(event);
             }
         }
-        Ok(())
     }
 
     /// Polls until the stack's status is terminal or `timeout` passes.
     pub fn wait(mut self, timeout: Duration) -> Result<Finished> {
         let mut delay = Duration::from_millis(250);
         loop {
-            let stacks = self.aws.call(
-                "cloudformation",
-                "describe-stacks",
-                &["--stack-name", &self.stack_id],
-            );
+            // Status and events at once (each is an AWS CLI start); an event that lands
+            // between the two reads is caught by the next poll, since a terminal status only
+            // counts once the stack's own event for it has been seen.
+            let (stacks, events) = thread::scope(|s| {
+                let events = s.spawn(|| self.fetch());
+                let stacks = self.aws.call(
+                    "cloudformation",
+                    "describe-stacks",
+                    &["--stack-name", &self.stack_id],
+                );
+                (
+                    stacks,
+                    events.join().expect("reading events does not panic"),
+                )
+            });
             // A deleted stack may stop answering by id too; that's the end of a delete.
             let (status, reason) = match stacks {
                 Ok(v) => (
@@ -172,13 +191,19 @@ impl<'a> Watcher<'a> {
                 Err(e) if e.is_missing_stack() => ("DELETE_COMPLETE".to_owned(), None),
                 Err(e) => return Err(e.into()),
             };
-            if status != "DELETE_COMPLETE" {
-                self.poll_events()?;
-            } else {
-                // The last events may still be readable; they're worth showing.
-                let _ = self.poll_events();
+            match events {
+                Ok(events) => self.absorb(events),
+                // A deleted stack's events may be gone with it.
+                Err(_) if status == "DELETE_COMPLETE" => {}
+                Err(e) => return Err(e),
             }
-            if is_terminal(&status) {
+            // Right after an execute, the stack may still show its previous (terminal)
+            // status: trust a terminal status once the stack's own event reports it, or the
+            // stack is gone, or after a grace period (should events lag).
+            let settled = self.stack_statuses.contains(&status)
+                || status == "DELETE_COMPLETE"
+                || self.start.elapsed() > STALE_STATUS_GRACE;
+            if is_terminal(&status) && settled {
                 return Ok(Finished {
                     root_cause: self.root_cause(),
                     status,
@@ -198,6 +223,11 @@ impl<'a> Watcher<'a> {
         }
     }
 
+    /// The stack's name, from its id (`arn:…:stack/<name>/<uuid>`).
+    fn stack_name(&self) -> &str {
+        self.stack_id.rsplit('/').nth(1).unwrap_or(&self.stack_id)
+    }
+
     /// The first real failure: a resource's own, not a cancellation it caused elsewhere.
     fn root_cause(&self) -> Option<Event> {
         let cancelled = |e: &&Event| {
@@ -205,13 +235,11 @@ impl<'a> Watcher<'a> {
                 r.contains("cancelled") || r.starts_with("The following resource(s) failed")
             })
         };
-        let stack_id_tail = self.stack_id.rsplit('/').nth(1).unwrap_or("");
+        let stack_name = self.stack_name();
         self.failures
             .iter()
             .filter(|e| !cancelled(e))
-            .find(|e| {
-                e.resource_type != "AWS::CloudFormation::Stack" || e.logical_id != stack_id_tail
-            })
+            .find(|e| e.resource_type != "AWS::CloudFormation::Stack" || e.logical_id != stack_name)
             .or_else(|| self.failures.iter().find(|e| !cancelled(e)))
             .or_else(|| self.failures.first())
             .cloned()
@@ -239,6 +267,7 @@ mod tests {
             aws: &aws,
             stack_id: "arn:aws:cloudformation:us-east-1:1:stack/app/uuid".into(),
             seen: HashSet::new(),
+            stack_statuses: HashSet::new(),
             failures: Vec::new(),
             start: Instant::now(),
         };

@@ -186,8 +186,8 @@ pub fn deploy(assembly: &Assembly, opts: &DeployOptions) -> Result<DeployReport>
         }
         None => Vec::new(),
     };
-    if uploaded.is_empty() {
-        eprintln!("[deploy] assets: all already uploaded");
+    if bucket.is_some() && uploaded.is_empty() {
+        eprintln!("[deploy] assets: all already in the bucket");
     }
 
     let report = |outcome, outputs| DeployReport {
