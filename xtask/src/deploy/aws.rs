@@ -33,7 +33,9 @@ const INSTALL_HINT: &str = "install the AWS CLI (https://docs.aws.amazon.com/cli
 pub struct Aws {
     cli: PathBuf,
     pub region: String,
+    /// The profile in use (from the options or AWS_PROFILE), for messages.
     pub profile: Option<String>,
+    profile_flag: Option<String>,
     pub endpoint_url: Option<String>,
     env: Vec<(OsString, OsString)>,
 }
@@ -67,6 +69,7 @@ impl Aws {
                 .or_else(|| env("AWS_DEFAULT_REGION"))
                 .unwrap_or_else(|| default_region.to_owned()),
             profile: opts.profile.clone().or_else(|| env("AWS_PROFILE")),
+            profile_flag: opts.profile.clone(),
             endpoint_url: opts
                 .endpoint_url
                 .clone()
@@ -99,7 +102,10 @@ impl Aws {
                 "the AWS CLI ({}) is needed to deploy: {INSTALL_HINT}",
                 self.cli.display()
             ));
-        if let Some(profile) = &self.profile {
+        // Only a profile asked for here becomes --profile: one from AWS_PROFILE is left to
+        // the CLI, where credentials in the environment still win over it (with --profile
+        // they wouldn't).
+        if let Some(profile) = &self.profile_flag {
             cmd = cmd.args(["--profile", profile]);
         }
         if let Some(url) = &self.endpoint_url {

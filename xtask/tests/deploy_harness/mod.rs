@@ -67,6 +67,12 @@ impl Moto {
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log handle"))
             .stderr(log_file);
+        // The server is a boto program too: none of the developer's AWS settings.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("AWS_") {
+                cmd.env_remove(key);
+            }
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -209,14 +215,22 @@ impl Drop for Moto {
     }
 }
 
-/// Throwaway credentials, and none of the developer's AWS configuration (the endpoint is
-/// always given with --endpoint-url, which wins over AWS_ENDPOINT_URL).
+/// Throwaway credentials, and none of the developer's AWS configuration: an empty profile
+/// of our own (so a developer's AWS_PROFILE can't point elsewhere) and no credentials file.
+/// The endpoint is always given with --endpoint-url, which wins over AWS_ENDPOINT_URL.
 pub fn test_env() -> Vec<(OsString, OsString)> {
-    [
+    let config = std::env::temp_dir().join("wsecho-deploy-tests.aws-config");
+    if !config.is_file() {
+        // Written aside, then renamed: tests running at once never read half a file.
+        let staging = config.with_extension(format!("tmp-{}", std::process::id()));
+        fs::write(&staging, "[profile wsecho-deploy-tests]\n").unwrap();
+        fs::rename(&staging, &config).unwrap();
+    }
+    let mut env: Vec<(OsString, OsString)> = [
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("AWS_SESSION_TOKEN", "testing"),
-        ("AWS_CONFIG_FILE", "/nonexistent/wsecho-aws-config"),
+        ("AWS_PROFILE", "wsecho-deploy-tests"),
         (
             "AWS_SHARED_CREDENTIALS_FILE",
             "/nonexistent/wsecho-aws-credentials",
@@ -225,7 +239,9 @@ pub fn test_env() -> Vec<(OsString, OsString)> {
     ]
     .into_iter()
     .map(|(k, v)| (k.into(), v.into()))
-    .collect()
+    .collect();
+    env.push(("AWS_CONFIG_FILE".into(), config.into()));
+    env
 }
 
 /// Lambda's `CodeSha256`: base64 of the zip's sha256.
