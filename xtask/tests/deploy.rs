@@ -370,3 +370,42 @@ fn offline_diff_against_a_saved_template_names_resources_types_and_paths() {
     .unwrap();
     assert!(!same.changed, "{}", same.text);
 }
+
+#[test]
+fn a_template_too_big_to_send_inline_goes_through_the_bucket() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let assembly = write_assembly(dir.path());
+    let echo = function_logical_id(&assembly, "echo");
+    // Past CloudFormation's 51,200-byte limit for an inline template.
+    harness::edit_template(dir.path(), |t| {
+        t["Resources"][&echo]["Metadata"]["wsecho:padding"] = Value::from("x".repeat(60_000));
+    });
+    let big = Assembly::read(dir.path()).unwrap();
+    assert!(big.template_text.len() > 51_200);
+    let stack = big.stack.stack_name.clone();
+
+    let report = deploy::deploy(&big, &moto.deploy_options()).expect("deploy");
+    assert_eq!(report.outcome, Outcome::Deployed);
+    assert_eq!(
+        moto.stack_status(&stack).as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    assert_eq!(
+        moto.resources(&stack, "AWS::Lambda::Function").len(),
+        PACKAGES.len()
+    );
+    let bucket = report.assets_bucket.unwrap();
+    let template_key = format!(
+        "templates/{}.json",
+        xtask::bundle::sha256_hex(big.template_text.as_bytes())
+    );
+    assert!(
+        moto.bucket_keys(&bucket).contains(&template_key),
+        "{:?}",
+        moto.bucket_keys(&bucket)
+    );
+
+    let again = deploy::deploy(&big, &moto.deploy_options()).expect("redeploy");
+    assert_eq!(again.outcome, Outcome::NoChanges);
+}

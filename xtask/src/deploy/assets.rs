@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::aws::Aws;
-use crate::assembly::Assembly;
+use crate::assembly::{Assembly, TEMPLATE_FILE};
 use crate::build::human_size;
 
 /// Where the bucket's name came from, to say what to do when it isn't there.
@@ -129,4 +129,49 @@ fn upload(aws: &Aws, assembly: &Assembly, bucket: &str, key: &str) -> Result<()>
     )
     .with_context(|| format!("cannot upload {} to {bucket}", path.display()))?;
     Ok(())
+}
+
+/// Puts the assembly's template, too big to send inline, into the bucket under
+/// `templates/<sha256>.json` (once) and returns the URL CloudFormation reads it from.
+pub fn upload_template(aws: &Aws, bucket: &str, assembly: &Assembly) -> Result<String> {
+    let text = &assembly.template_text;
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let key = format!("templates/{hex}.json");
+    let there = match aws.call("s3api", "head-object", &["--bucket", bucket, "--key", &key]) {
+        Ok(_) => true,
+        Err(e) if matches!(e.code(), Some("404" | "NoSuchKey" | "NotFound")) => false,
+        Err(e) => return Err(e).context(format!("cannot look for {key} in {bucket}")),
+    };
+    if !there {
+        eprintln!(
+            "[deploy] uploading the template ({}, too big to send inline) as {key}",
+            human_size(text.len() as u64)
+        );
+        let path = assembly.dir.join(TEMPLATE_FILE);
+        aws.call(
+            "s3api",
+            "put-object",
+            &[
+                "--bucket",
+                bucket,
+                "--key",
+                &key,
+                "--body",
+                &path.to_string_lossy(),
+                "--content-type",
+                "application/json",
+                "--checksum-sha256",
+                &BASE64.encode(digest),
+            ],
+        )
+        .with_context(|| format!("cannot upload {} to {bucket}", path.display()))?;
+    }
+    let region = &aws.region;
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    Ok(format!("https://{bucket}.s3.{region}.{suffix}/{key}"))
 }

@@ -29,6 +29,8 @@ pub struct Request<'a> {
     pub stack_name: &'a str,
     pub kind: Kind,
     pub template_text: &'a str,
+    /// Where the template was uploaded, for one too big to send inline.
+    pub template_url: Option<&'a str>,
     pub parameters: &'a [(String, String)],
     pub capabilities: &'a [&'static str],
 }
@@ -80,18 +82,20 @@ fn fresh_name() -> String {
     format!("wsecho-{millis}-{}", std::process::id())
 }
 
-/// CloudFormation's limit for an inline template body.
-const MAX_TEMPLATE_BODY: usize = 51_200;
+/// CloudFormation's limit for an inline template body; bigger ones go through S3.
+pub const MAX_TEMPLATE_BODY: usize = 51_200;
 
 pub fn create(aws: &Aws, req: &Request, timeout: Duration) -> Result<Created> {
-    if req.template_text.len() > MAX_TEMPLATE_BODY {
-        bail!(
+    let template = match req.template_url {
+        Some(url) => ["--template-url", url],
+        None if req.template_text.len() > MAX_TEMPLATE_BODY => bail!(
             "the template of {} is {} bytes, over CloudFormation's {MAX_TEMPLATE_BODY}-byte limit \
-             for an inline template: split the stack or shorten the template",
+             for an inline template, and there is no assets bucket to send it through",
             req.stack_name,
             req.template_text.len()
-        );
-    }
+        ),
+        None => ["--template-body", req.template_text],
+    };
     let name = fresh_name();
     let mut args: Vec<String> = vec![
         "--stack-name".into(),
@@ -100,8 +104,8 @@ pub fn create(aws: &Aws, req: &Request, timeout: Duration) -> Result<Created> {
         name,
         "--change-set-type".into(),
         req.kind.as_str().into(),
-        "--template-body".into(),
-        req.template_text.into(),
+        template[0].into(),
+        template[1].into(),
         "--description".into(),
         "cargo xtask deploy".into(),
     ];

@@ -19,6 +19,8 @@ use super::template_diff::diff_templates;
 pub struct Target<'a> {
     pub stack_name: &'a str,
     pub template_text: &'a str,
+    /// The template's S3 URL when it's too big to send inline.
+    pub template_url: Option<String>,
     pub template: &'a Value,
     pub parameters: Vec<(String, String)>,
     pub capabilities: Vec<&'static str>,
@@ -124,6 +126,7 @@ pub fn propose(
             stack_name: target.stack_name,
             kind,
             template_text: target.template_text,
+            template_url: target.template_url.as_deref(),
             parameters: &target.parameters,
             capabilities: &target.capabilities,
         },

@@ -100,6 +100,7 @@ fn app_target<'a>(assembly: &'a Assembly, bucket: Option<&str>) -> Result<Target
     Ok(Target {
         stack_name: &assembly.stack.stack_name,
         template_text: &assembly.template_text,
+        template_url: None,
         template: &assembly.template,
         parameters: requirements::parameters(&assembly.template, bucket)?,
         capabilities: requirements::capabilities(&assembly.template),
@@ -188,6 +189,13 @@ pub fn deploy(assembly: &Assembly, opts: &DeployOptions) -> Result<DeployReport>
     };
     if bucket.is_some() && uploaded.is_empty() {
         eprintln!("[deploy] assets: all already in the bucket");
+    }
+
+    let mut target = target;
+    if let Some(bucket) = &bucket
+        && assembly.template_text.len() > changeset::MAX_TEMPLATE_BODY
+    {
+        target.template_url = Some(assets::upload_template(&aws, bucket, assembly)?);
     }
 
     let report = |outcome, outputs| DeployReport {
@@ -325,7 +333,12 @@ fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> 
                 .map(|(_, v)| v.clone()),
         }
     };
-    let target = app_target(assembly, bucket.as_deref())?;
+    let mut target = app_target(assembly, bucket.as_deref())?;
+    if let Some(bucket) = &bucket
+        && assembly.template_text.len() > changeset::MAX_TEMPLATE_BODY
+    {
+        target.template_url = Some(assets::upload_template(&aws, bucket, assembly)?);
+    }
     let deployed = match deployed {
         Some(t) => t,
         None => stack::template(&aws, stack_name)?,
@@ -495,6 +508,7 @@ fn bootstrap_with(aws: &Aws, yes: bool, timeout: Duration) -> Result<String> {
     let target = Target {
         stack_name: toolkit::TOOLKIT_STACK,
         template_text: &template_text,
+        template_url: None,
         template: &template,
         parameters: Vec::new(),
         capabilities: requirements::capabilities(&template),
