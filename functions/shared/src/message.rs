@@ -88,7 +88,8 @@ impl Message {
         }
     }
 
-    /// A short name of the message's kind, for logs and the `error` field of replies.
+    /// A short name of the message's kind, for logs; replies name the problem with
+    /// [`Message::problem`].
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Empty => "empty_message",
@@ -98,7 +99,15 @@ impl Message {
             Self::NotObject { .. } => "not_an_object",
             Self::MissingAction { .. } => "missing_action",
             Self::ActionNotString { .. } => "action_not_a_string",
+            Self::Action { .. } => "action",
+        }
+    }
+
+    /// What was wrong with the message when no route took it: the `error` of `$default`'s reply.
+    pub fn problem(&self) -> &'static str {
+        match self {
             Self::Action { .. } => "action_not_recognised",
+            other => other.kind(),
         }
     }
 }

@@ -83,7 +83,7 @@ pub fn not_recognised(message: &Message, info: &WebsocketInfo) -> Vec<u8> {
         }
     };
     to_bytes(&json!({
-        "error": message.kind(),
+        "error": message.problem(),
         "message": format!("{problem} {hint}"),
         "received": received,
         "supportedActions": SUPPORTED_ACTIONS,

@@ -105,3 +105,12 @@ fn a_128_kb_body_is_classified() {
     assert_eq!(classify(Some(&body), false).action(), Some("echo"));
     assert_eq!(classify(Some(&data), false).kind(), "not_json");
 }
+
+#[test]
+fn a_string_action_is_logged_as_an_action_and_only_replies_call_it_unrecognised() {
+    let message = classify(Some(r#"{"action":"echo"}"#), false);
+    assert_eq!(message.kind(), "action");
+    assert_eq!(message.problem(), "action_not_recognised");
+    let not_json = classify(Some("nope"), false);
+    assert_eq!(not_json.problem(), not_json.kind());
+}
