@@ -300,6 +300,43 @@ async fn the_template_timeout_is_enforced() {
     .await;
 }
 
+#[tokio::test]
+async fn the_integration_timeout_answers_before_the_function_ends() {
+    bounded(async {
+        let asm = Assembly::new("integration-timeout")
+            .function("Main", 5)
+            .route("$default", "Main", true)
+            .integration_timeout_ms(500)
+            .write();
+        let gw = asm.start().await;
+        let mut client = connect(&gw.url()).await;
+        let first = pid(&mut client).await;
+        let started = std::time::Instant::now();
+        send(&mut client, json!({"do": "sleep", "ms": 2000}).to_string()).await;
+        let text = next_text(&mut client).await;
+        assert!(
+            text.contains(r#""message": "Internal server error""#),
+            "{text}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(1900),
+            "the 500 ms integration timeout did not answer first"
+        );
+        // The function was not killed: its process finishes the sleep and serves again.
+        tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+        let mut pids = std::collections::BTreeSet::new();
+        for _ in 0..3 {
+            pids.insert(pid(&mut client).await);
+        }
+        assert!(
+            pids.contains(&first),
+            "the timed-out process was discarded: {first} not in {pids:?}"
+        );
+        gw.shutdown().await;
+    })
+    .await;
+}
+
 async fn pid(client: &mut Client) -> String {
     send(client, json!({"action": "echo", "do": "pid"}).to_string()).await;
     next_text(client).await

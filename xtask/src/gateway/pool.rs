@@ -22,6 +22,9 @@ use super::template::FunctionSpec;
 /// Lambda gives a runtime 10 s to initialise before its first invocation.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Linux's errno for "Text file busy".
+const ETXTBSY: i32 = 26;
+
 /// Why an invocation produced no response: API Gateway answers all of these with
 /// "Internal server error".
 #[derive(Debug)]
@@ -29,6 +32,8 @@ pub enum Failure {
     Function(String),
     Crashed(String),
     Timeout(Duration),
+    /// API Gateway stopped waiting (the integration timeout); the function runs on.
+    IntegrationTimeout(Duration),
     Spawn(String),
 }
 
@@ -38,6 +43,11 @@ impl std::fmt::Display for Failure {
             Failure::Function(body) => write!(f, "function error {body}"),
             Failure::Crashed(status) => write!(f, "process exited: {status}"),
             Failure::Timeout(limit) => write!(f, "timed out after {} s", limit.as_secs_f32()),
+            Failure::IntegrationTimeout(limit) => write!(
+                f,
+                "integration timed out after {} s (the function runs on)",
+                limit.as_secs_f32()
+            ),
             Failure::Spawn(why) => write!(f, "cannot start the function: {why}"),
         }
     }
@@ -220,9 +230,24 @@ impl Pool {
             // process the gateway cannot stop exits by itself once its Runtime API is gone.
             .process_group(0);
         let started = Instant::now();
-        let mut child = command
-            .spawn()
-            .map_err(|e| Failure::Spawn(format!("cannot run {}: {e}", self.bootstrap.display())))?;
+        let mut attempt = 0;
+        let mut child = loop {
+            match command.spawn() {
+                Ok(child) => break child,
+                // "Text file busy": another thread forked while the binary was being written
+                // (another gateway in this process unpacking it). It passes within moments.
+                Err(e) if e.raw_os_error() == Some(ETXTBSY) && attempt < 20 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(e) => {
+                    return Err(Failure::Spawn(format!(
+                        "cannot run {}: {e}",
+                        self.bootstrap.display()
+                    )));
+                }
+            }
+        };
         for stream in [
             child
                 .stdout

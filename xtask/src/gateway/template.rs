@@ -14,6 +14,8 @@ use super::selection::Selection;
 /// Region and account a local run pretends to be in.
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "000000000000";
+/// API Gateway's longest (and default) integration timeout for WebSocket APIs.
+const MAX_INTEGRATION_TIMEOUT_MS: u64 = 29_000;
 
 /// The WebSocket API as the template declares it.
 #[derive(Debug)]
@@ -36,6 +38,8 @@ pub struct Route {
     /// The function's response body goes back to the client (RouteResponseSelectionExpression
     /// plus a `$default` RouteResponse).
     pub two_way: bool,
+    /// How long API Gateway waits for the integration (`TimeoutInMillis`, at most 29 s).
+    pub integration_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -161,7 +165,7 @@ impl ApiModel {
             functions.insert((*id).clone(), read_function(id, r, &ctx)?);
         }
 
-        let integration_function = |id: &str| -> Result<String> {
+        let integration_function = |id: &str| -> Result<(String, Duration)> {
             let integration = resources.get(id).expect("checked by caller");
             let p = props(integration);
             let ty = str_prop(id, p, "IntegrationType")?;
@@ -175,8 +179,19 @@ impl ApiModel {
                 .into_iter()
                 .filter(|r| functions.contains_key(r))
                 .collect();
+            let timeout_ms = match p.get("TimeoutInMillis") {
+                None => MAX_INTEGRATION_TIMEOUT_MS,
+                Some(v) => v
+                    .as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    .filter(|ms| (50..=MAX_INTEGRATION_TIMEOUT_MS).contains(ms))
+                    .ok_or_else(|| {
+                        anyhow!("{id}: TimeoutInMillis must be a whole number from 50 to 29000, found {v}")
+                    })?,
+            };
+            let timeout = Duration::from_millis(timeout_ms);
             match targets.as_slice() {
-                [one] => Ok(one.clone()),
+                [one] => Ok((one.clone(), timeout)),
                 _ => bail!(
                     "{id}: IntegrationUri {uri} does not point at exactly one AWS::Lambda::Function of this template (use Fn::GetAtt <Function>.Arn in Fn::Sub or Fn::Join)"
                 ),
@@ -227,7 +242,7 @@ impl ApiModel {
                     "{id}: Target {target} must be `integrations/` joined with a Ref to an AWS::ApiGatewayV2::Integration"
                 );
             };
-            let function = integration_function(integration)?;
+            let (function, integration_timeout) = integration_function(integration)?;
             let two_way = p.get("RouteResponseSelectionExpression").is_some()
                 && route_responses
                     .iter()
@@ -241,6 +256,7 @@ impl ApiModel {
                     key,
                     function,
                     two_way,
+                    integration_timeout,
                 },
             );
         }

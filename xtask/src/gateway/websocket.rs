@@ -23,7 +23,9 @@ use super::connections::{Connection, Outbound};
 use super::events::{self, ConnectionInfo};
 use super::ids;
 use super::log::log;
+use super::pool::Failure;
 use super::server::text;
+use super::template::Route;
 use super::{FRAME_LIMIT, MESSAGE_LIMIT, Shared};
 
 /// Answers a WebSocket upgrade: runs `$connect`, then either refuses or switches protocols and
@@ -89,7 +91,7 @@ pub async fn upgrade(
         );
         let pool = &shared.pools[&route.function];
         let started = Instant::now();
-        let result = pool.invoke(Bytes::from(event.to_string())).await;
+        let result = invoke(&shared, route, event).await;
         let took = started.elapsed();
         let refusal = match result {
             Ok(body) => {
@@ -300,7 +302,7 @@ async fn disconnect(shared: &Shared, connection: &Connection, code: u16, reason:
     let pool = &shared.pools[&route.function];
     let event = events::disconnect(&connection.info, &ids::aws_id(), code, reason);
     let started = Instant::now();
-    let result = pool.invoke(Bytes::from(event.to_string())).await;
+    let result = invoke(shared, route, event).await;
     let took = started.elapsed().as_millis();
     match result {
         Ok(body) => log!(
@@ -339,7 +341,7 @@ async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
     let pool = &shared.pools[&route.function];
     let event = events::message(&connection.info, &route.key, &request_id, body);
     let started = Instant::now();
-    let result = pool.invoke(Bytes::from(event.to_string())).await;
+    let result = invoke(shared, route, event).await;
     let took = started.elapsed().as_millis();
     match result {
         Ok(response) => {
@@ -372,6 +374,27 @@ async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
                 &request_id,
             )));
         }
+    }
+}
+
+/// Invokes the route's function, waiting at most the integration timeout; like on AWS, the
+/// function runs on when API Gateway stops waiting. Shutdown cancels invocations, except
+/// `$disconnect`'s, which shutdown waits for.
+async fn invoke(shared: &Shared, route: &Route, event: Value) -> Result<Bytes, Failure> {
+    let pool = shared.pools[&route.function].clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task = async move {
+        let _ = tx.send(pool.invoke(Bytes::from(event.to_string())).await);
+    };
+    if route.key == "$disconnect" {
+        shared.tasks.spawn(task);
+    } else {
+        shared.tasks.spawn_cancellable(task);
+    }
+    match tokio::time::timeout(route.integration_timeout, rx).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(Failure::Spawn("the gateway is shutting down".into())),
+        Err(_) => Err(Failure::IntegrationTimeout(route.integration_timeout)),
     }
 }
 

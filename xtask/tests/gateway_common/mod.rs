@@ -50,6 +50,16 @@ fn shared_asset() -> &'static SharedAsset {
         let zip = zip_bootstrap(&binary);
         let sha256 = format!("{:x}", Sha256::digest(&zip));
         std::fs::write(dir.join(format!("{sha256}.zip")), &zip).unwrap();
+        // Unpacked here, once, before any test starts a process: writing an executable while
+        // another thread forks can make its exec fail with ETXTBSY.
+        let dev = dir.join(".dev").join(&sha256);
+        std::fs::create_dir_all(&dev).unwrap();
+        std::fs::write(dev.join("bootstrap"), &binary).unwrap();
+        std::fs::set_permissions(
+            dev.join("bootstrap"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         SharedAsset {
             dir,
             sha256,
@@ -82,6 +92,8 @@ pub struct Route {
     pub key: String,
     pub function: String,
     pub two_way: bool,
+    /// The integration's `TimeoutInMillis`, when set.
+    pub timeout_ms: Option<u64>,
 }
 
 /// A template + assets.json written around testfn.
@@ -138,7 +150,14 @@ impl Assembly {
             key: key.into(),
             function: function.into(),
             two_way,
+            timeout_ms: None,
         });
+        self
+    }
+
+    /// Sets `TimeoutInMillis` on the last route's integration.
+    pub fn integration_timeout_ms(mut self, ms: u64) -> Assembly {
+        self.routes.last_mut().expect("a route").timeout_ms = Some(ms);
         self
     }
 
@@ -183,11 +202,12 @@ impl Assembly {
                     json!({"Fn::Sub": format!("integrations/${{{integration_id}}}")}),
                 )
             };
-            resources.insert(
-                integration_id.clone(),
-                json!({"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
-                "ApiId": {"Ref": "Api"}, "IntegrationType": "AWS_PROXY", "IntegrationUri": uri}}),
-            );
+            let mut integration = json!({"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
+                "ApiId": {"Ref": "Api"}, "IntegrationType": "AWS_PROXY", "IntegrationUri": uri}});
+            if let Some(ms) = r.timeout_ms {
+                integration["Properties"]["TimeoutInMillis"] = json!(ms);
+            }
+            resources.insert(integration_id.clone(), integration);
             let mut route = json!({"Type": "AWS::ApiGatewayV2::Route", "Properties": {
                 "ApiId": {"Ref": "Api"}, "RouteKey": r.key, "AuthorizationType": "NONE", "Target": target}});
             if r.two_way {
@@ -217,16 +237,6 @@ impl Assembly {
         let zip = format!("{}.zip", asset.sha256);
         std::os::unix::fs::symlink(asset.dir.join(&zip), self.dir.join(&zip)).unwrap();
         if !fresh {
-            let dev = asset.dir.join(".dev").join(&asset.sha256);
-            if !dev.join("bootstrap").exists() {
-                std::fs::create_dir_all(&dev).unwrap();
-                let partial = dev.join(format!(
-                    "bootstrap.{}",
-                    self.dir.file_name().unwrap().to_str().unwrap()
-                ));
-                std::fs::copy(env!("CARGO_BIN_EXE_testfn"), &partial).unwrap();
-                std::fs::rename(&partial, dev.join("bootstrap")).unwrap();
-            }
             std::os::unix::fs::symlink(asset.dir.join(".dev"), self.dir.join(".dev")).unwrap();
         }
         write_json(&self.dir.join("template.json"), &self.template());
