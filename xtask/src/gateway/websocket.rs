@@ -28,6 +28,9 @@ use super::server::text;
 use super::template::Route;
 use super::{FRAME_LIMIT, MESSAGE_LIMIT, Shared};
 
+/// tungstenite's advice for many connections; messages larger than this take a few reads.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// Answers a WebSocket upgrade: runs `$connect`, then either refuses or switches protocols and
 /// hands the socket to a connection task.
 pub async fn upgrade(
@@ -155,9 +158,11 @@ pub async fn upgrade(
                 return;
             }
         };
-        let mut config = WebSocketConfig::default();
-        config.max_frame_size = Some(FRAME_LIMIT);
-        config.max_message_size = Some(MESSAGE_LIMIT);
+        let config = WebSocketConfig::default()
+            .max_frame_size(Some(FRAME_LIMIT))
+            .max_message_size(Some(MESSAGE_LIMIT))
+            // Allocated per connection up front: 128 KiB by default, mostly idle.
+            .read_buffer_size(READ_BUFFER);
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
