@@ -32,6 +32,11 @@ async fn connect_refusals_use_the_function_status_and_502_for_failures() {
             401
         );
         assert_eq!(refused_status(&format!("{url}?testfn=error")).await, 502);
+        // Not an HTTP final status: a malformed response.
+        assert_eq!(
+            refused_status(&format!("{url}?testfn=refuse&status=101")).await,
+            502
+        );
         // Longer than the 1 s Timeout.
         assert_eq!(
             refused_status(&format!("{url}?testfn=sleep&ms=3000")).await,

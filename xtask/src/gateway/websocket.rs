@@ -184,13 +184,18 @@ pub async fn upgrade(
 }
 
 /// Status code and parsed body of a Lambda proxy response. No `statusCode` counts as 200, like
-/// a `$connect` function that returns nothing.
+/// a `$connect` function that returns nothing; one that is no HTTP final status is a malformed
+/// response, which API Gateway answers with 502.
 fn proxy_status(body: &[u8]) -> (u16, Value) {
     let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let status = value
-        .get("statusCode")
-        .and_then(Value::as_u64)
-        .map_or(200, |s| s as u16);
+    let status = match value.get("statusCode") {
+        None => 200,
+        Some(code) => code
+            .as_u64()
+            .and_then(|c| u16::try_from(c).ok())
+            .filter(|c| (200..=599).contains(c))
+            .unwrap_or(502),
+    };
     (status, value)
 }
 
