@@ -24,10 +24,8 @@ pub enum Unit {
 impl Unit {
     pub fn show(self, value: f64) -> String {
         match self {
-            Unit::Bytes if value >= 1_000_000.0 => {
-                format!("{:.2} MB ({:.0} B)", value / 1e6, value)
-            }
-            Unit::Bytes => format!("{:.1} kB ({:.0} B)", value / 1e3, value),
+            Unit::Bytes if value >= 1_000_000.0 => format!("{:.2} MB", value / 1e6),
+            Unit::Bytes => format!("{:.1} kB", value / 1e3),
             Unit::Ms if value < 10.0 => format!("{value:.2} ms"),
             Unit::Ms => format!("{value:.0} ms"),
             Unit::Count => format!("{value:.0}"),
@@ -138,7 +136,7 @@ impl Verdict {
                 self.pattern
             )),
             Some(f) if !self.limit.admits(f.value) => Some(format!(
-                "`{}` is {}, over its budget {}",
+                "`{}` is {}, outside its budget {}",
                 f.id,
                 f.unit.show(f.value),
                 self.limit.show(f.unit)

@@ -23,11 +23,7 @@ struct Measured {
     round_trips: Samples,
     throughput: Samples,
     rss_start: u64,
-    rss_before_idle: u64,
-    rss_idle: u64,
-    /// The gateway's function processes (none for the floor).
-    children_rss_idle: u64,
-    children_idle: usize,
+    idle: Idle,
 }
 
 pub fn run(ctx: &mut Ctx) -> Result<Section> {
@@ -48,9 +44,19 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
         command.args(["bench", "--floor-server"]);
         let mut server = Guard::spawn("the floor echo server", command, &log)?;
         let line = server.wait_for_line("ws://", Duration::from_secs(30), &log)?;
-        let measured = measure(&runtime, &url_in(&line)?, server.pid(), &plan)?;
-        server.interrupt(Duration::from_secs(5))?;
-        measured
+        measure(&runtime, &url_in(&line)?, server.pid(), &plan)?
+    };
+    // The same floor with a 4 KiB read buffer (tungstenite's advice for many connections):
+    // how much of the idle memory is that buffer.
+    let small_buffer = {
+        let log = ctx.work.join("floor-4k.log");
+        let mut command = Command::new(&exe);
+        command.args(["bench", "--floor-server", "--floor-read-buffer", "4096"]);
+        let mut server = Guard::spawn("the floor echo server (4 KiB)", command, &log)?;
+        let line = server.wait_for_line("ws://", Duration::from_secs(30), &log)?;
+        let url = url_in(&line)?;
+        runtime.block_on(wsload::round_trips(&url, 0, 10))?;
+        measure_idle(&runtime, &url, server.pid())?
     };
 
     let log = ctx.work.join("gateway.log");
@@ -67,7 +73,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
     gateway.interrupt(Duration::from_secs(30))?;
     let gw = measured.with_context(|| format!("the gateway's log: {}", log.display()))?;
 
-    Ok(section(ctx, &plan, &gw, &floor, &log))
+    Ok(section(ctx, &plan, &gw, &floor, small_buffer, &log))
 }
 
 struct Plan {
@@ -105,7 +111,33 @@ fn measure(
     for _ in 0..plan.rounds {
         rates.push(runtime.block_on(wsload::throughput(url, CLIENTS, plan.per_client))?);
     }
-    let rss_before_idle = proc_status_bytes(pid, "VmRSS")?;
+    let idle = measure_idle(runtime, url, pid)?;
+    Ok(Measured {
+        round_trips: Samples::from_durations(&round_trips).context("no round trips")?,
+        throughput: Samples::new(rates).context("no rounds")?,
+        rss_start,
+        idle,
+    })
+}
+
+/// Resident memory of the server process, and of its children, with `IDLE` connections held.
+#[derive(Debug, Clone, Copy)]
+struct Idle {
+    rss_before: u64,
+    rss_held: u64,
+    /// The gateway's function processes (none for the floor).
+    children_rss: u64,
+    children: usize,
+}
+
+impl Idle {
+    fn per_connection(&self) -> f64 {
+        self.rss_held.saturating_sub(self.rss_before) as f64 / IDLE as f64
+    }
+}
+
+fn measure_idle(runtime: &tokio::runtime::Runtime, url: &str, pid: u32) -> Result<Idle> {
+    let rss_before = proc_status_bytes(pid, "VmRSS")?;
     eprintln!("[bench] {url}: holding {IDLE} idle connections");
     let held = runtime.block_on(wsload::hold(url, IDLE))?;
     if held.len() != IDLE {
@@ -113,25 +145,29 @@ fn measure(
     }
     // Let `$connect` work finish before reading memory.
     thread::sleep(Duration::from_millis(500));
-    let rss_idle = proc_status_bytes(pid, "VmRSS")?;
+    let rss_held = proc_status_bytes(pid, "VmRSS")?;
     let children = child_pids(pid);
-    let children_rss_idle = children
+    let children_rss = children
         .iter()
         .filter_map(|c| proc_status_bytes(*c, "VmRSS").ok())
         .sum();
     runtime.block_on(async move { drop(held) });
-    Ok(Measured {
-        round_trips: Samples::from_durations(&round_trips).context("no round trips")?,
-        throughput: Samples::new(rates).context("no rounds")?,
-        rss_start,
-        rss_before_idle,
-        rss_idle,
-        children_rss_idle,
-        children_idle: children.len(),
+    Ok(Idle {
+        rss_before,
+        rss_held,
+        children_rss,
+        children: children.len(),
     })
 }
 
-fn section(ctx: &Ctx, plan: &Plan, gw: &Measured, floor: &Measured, log: &Path) -> Section {
+fn section(
+    ctx: &Ctx,
+    plan: &Plan,
+    gw: &Measured,
+    floor: &Measured,
+    small_buffer: Idle,
+    log: &Path,
+) -> Section {
     let mut section = Section::new(
         "Local gateway",
         &format!(
@@ -145,7 +181,7 @@ fn section(ctx: &Ctx, plan: &Plan, gw: &Measured, floor: &Measured, log: &Path) 
              `{}`. **Round trip**: one client, {} messages one after another after {} \
              unmeasured. **Throughput**: {CLIENTS} clients at once, each sending its next \
              message when the previous echo arrives, {} messages each ({} in all) per round; \
-             {} rounds after an unmeasured one. **Idle connections**: {IDLE} connections \
+             {} round(s) after an unmeasured one. **Idle connections**: {IDLE} connections \
              opened (50 at a time, each through `$connect`) and held; memory is the server \
              process's `VmRSS` from /proc, the gateway's function processes counted apart.",
             ctx.host,
@@ -208,22 +244,27 @@ fn section(ctx: &Ctx, plan: &Plan, gw: &Measured, floor: &Measured, log: &Path) 
     section.figure("gateway.idle.connections", IDLE as f64, Unit::Count);
     section.figure(
         "gateway.idle.gateway_rss_bytes",
-        gw.rss_idle as f64,
+        gw.idle.rss_held as f64,
         Unit::Bytes,
     );
     section.figure(
-        "gateway.idle.gateway_rss_delta_bytes",
-        gw.rss_idle.saturating_sub(gw.rss_before_idle) as f64,
+        "gateway.idle.gateway_rss_per_connection_bytes",
+        gw.idle.per_connection(),
         Unit::Bytes,
     );
     section.figure(
         "gateway.idle.functions_rss_bytes",
-        gw.children_rss_idle as f64,
+        gw.idle.children_rss as f64,
         Unit::Bytes,
     );
     section.figure(
         "gateway.idle.floor_rss_bytes",
-        floor.rss_idle as f64,
+        floor.idle.rss_held as f64,
+        Unit::Bytes,
+    );
+    section.figure(
+        "gateway.idle.floor_4k_rss_bytes",
+        small_buffer.rss_held as f64,
         Unit::Bytes,
     );
     let mut idle = Table::new(&[
@@ -234,26 +275,36 @@ fn section(ctx: &Ctx, plan: &Plan, gw: &Measured, floor: &Measured, log: &Path) 
         "per connection",
         "function processes",
     ]);
-    for (label, m) in [("local gateway", gw), ("floor", floor)] {
-        let per = m.rss_idle.saturating_sub(m.rss_before_idle) as f64 / IDLE as f64;
+    let rows = [
+        ("local gateway", Some(gw.rss_start), gw.idle),
+        ("floor", Some(floor.rss_start), floor.idle),
+        ("floor, 4 KiB read buffer", None, small_buffer),
+    ];
+    for (label, start, m) in rows {
         idle.row(vec![
             label.to_owned(),
-            Unit::Bytes.show(m.rss_start as f64),
-            Unit::Bytes.show(m.rss_before_idle as f64),
-            Unit::Bytes.show(m.rss_idle as f64),
-            Unit::Bytes.show(per),
-            if m.children_idle == 0 {
+            start.map_or("".to_owned(), |s| Unit::Bytes.show(s as f64)),
+            Unit::Bytes.show(m.rss_before as f64),
+            Unit::Bytes.show(m.rss_held as f64),
+            Unit::Bytes.show(m.per_connection()),
+            if m.children == 0 {
                 "none".to_owned()
             } else {
                 format!(
                     "{} processes, {} RSS in all",
-                    m.children_idle,
-                    Unit::Bytes.show(m.children_rss_idle as f64)
+                    m.children,
+                    Unit::Bytes.show(m.children_rss as f64)
                 )
             },
         ]);
     }
     section.tables.push(idle);
+    section.notes.push(
+        "tungstenite gives every connection a 128 KiB read buffer by default \
+         (`WebSocketConfig::read_buffer_size`); its documentation advises about 4 KiB for many \
+         mostly idle connections. The third row is the floor with 4 KiB."
+            .to_owned(),
+    );
     section.notes.push(format!(
         "The gateway logs a line per connection, message and function log line; here they go to \
          {} (a terminal would cost more).",

@@ -81,7 +81,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
         .current_dir(&root);
 
     let ours_t = time(&ours, ctx.reps(30, 10), &ours_out.join("template.json"))?;
-    let node_t = time(&node, ctx.reps(5, 2), &node_out.join(CDK_TEMPLATE))?;
+    let node_t = time(&node, ctx.reps(5, 3), &node_out.join(CDK_TEMPLATE))?;
     let cdk_t = time(
         &cdk_synth,
         ctx.reps(5, 2),
