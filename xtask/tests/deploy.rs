@@ -21,7 +21,7 @@ use std::time::Instant;
 use harness::{Moto, PACKAGES, code_sha256, function_logical_id, write_assembly};
 use serde_json::Value;
 use xtask::assembly::{Assembly, OUTPUTS_FILE};
-use xtask::deploy::{self, Outcome, toolkit};
+use xtask::deploy::{self, Outcome, changeset, toolkit};
 
 #[test]
 fn first_deploy_creates_everything_and_a_second_changes_nothing() {
@@ -154,6 +154,37 @@ fn first_deploy_creates_everything_and_a_second_changes_nothing() {
         moto.stack_status(&stack).as_deref(),
         Some("CREATE_COMPLETE")
     );
+
+    // Deploy sees "unchanged" itself; asked anyway, CloudFormation says so by failing the
+    // change set ("The submitted information didn't contain changes", then it is deleted)
+    // or, moto given parameters, by refusing it ("No updates are to be performed."): either
+    // reads as no changes, and no change set is left behind.
+    let aws = deploy::Aws::new(&moto.aws_options(), harness::REGION);
+    let parameters = vec![("AssetsBucket".to_owned(), bucket.clone())];
+    let created = changeset::create(
+        &aws,
+        &changeset::Request {
+            stack_name: &stack,
+            kind: changeset::Kind::Update,
+            template_text: &assembly.template_text,
+            template_url: None,
+            parameters: &parameters,
+            capabilities: &["CAPABILITY_IAM"],
+        },
+        deploy::DEFAULT_TIMEOUT,
+    )
+    .expect("an unchanged change set");
+    assert!(matches!(created, changeset::Created::NoChanges));
+    let sets = moto.aws(&["cloudformation", "list-change-sets", "--stack-name", &stack]);
+    assert!(
+        sets["Summaries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["Status"] != "FAILED"),
+        "{sets}"
+    );
+    assert_eq!(moto.stack_event_count(&stack), events_before);
 }
 
 fn diff_options(moto: &Moto) -> deploy::DiffOptions {
@@ -308,6 +339,40 @@ fn bootstrap_creates_a_locked_down_bucket_once() {
     // Again: same bucket, no update.
     let events = moto.stack_event_count(toolkit::TOOLKIT_STACK);
     assert_eq!(deploy::bootstrap(harness::REGION, &opts).unwrap(), bucket);
+    assert_eq!(moto.stack_event_count(toolkit::TOOLKIT_STACK), events);
+
+    // Without parameters, moto answers an unchanged template with a FAILED change set
+    // ("The submitted information didn't contain changes"): read as no changes, and the
+    // failed change set is deleted.
+    let aws = deploy::Aws::new(&moto.aws_options(), harness::REGION);
+    let template = toolkit::template().unwrap();
+    let created = changeset::create(
+        &aws,
+        &changeset::Request {
+            stack_name: toolkit::TOOLKIT_STACK,
+            kind: changeset::Kind::Update,
+            template_text: &template,
+            template_url: None,
+            parameters: &[],
+            capabilities: &[],
+        },
+        deploy::DEFAULT_TIMEOUT,
+    )
+    .expect("an unchanged change set");
+    assert!(matches!(created, changeset::Created::NoChanges));
+    let sets = moto.aws(&[
+        "cloudformation",
+        "list-change-sets",
+        "--stack-name",
+        toolkit::TOOLKIT_STACK,
+    ]);
+    let statuses: Vec<&Value> = sets["Summaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["Status"])
+        .collect();
+    assert!(!statuses.contains(&&Value::from("FAILED")), "{sets}");
     assert_eq!(moto.stack_event_count(toolkit::TOOLKIT_STACK), events);
 }
 

@@ -122,9 +122,22 @@ pub fn create(aws: &Aws, req: &Request, timeout: Duration) -> Result<Created> {
         args.push("--capabilities".into());
         args.extend(req.capabilities.iter().map(|c| c.to_string()));
     }
-    let created = aws
-        .call("cloudformation", "create-change-set", &args)
-        .with_context(|| format!("cannot propose changes to stack {}", req.stack_name))?;
+    let created = match aws.call("cloudformation", "create-change-set", &args) {
+        Ok(created) => created,
+        // Some emulators (moto, given parameters) refuse the change set itself instead of
+        // failing it: the same answer, and there is nothing to delete.
+        Err(e)
+            if req.kind == Kind::Update
+                && e.code() == Some("ValidationError")
+                && is_no_change_reason(e.message()) =>
+        {
+            return Ok(Created::NoChanges);
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot propose changes to stack {}", req.stack_name));
+        }
+    };
     let text = |k: &str| created.get(k).and_then(Value::as_str).map(str::to_owned);
     let id = text("Id").context("create-change-set gave no Id")?;
     let stack_id = text("StackId").context("create-change-set gave no StackId")?;

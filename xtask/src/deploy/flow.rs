@@ -37,12 +37,10 @@ pub enum Prepared {
     },
 }
 
+/// Does the stack already have the values we'd send? The stack also lists parameters we
+/// don't send; with an unchanged template those hold their defaults, as they would again.
 pub fn same_parameters(deployed: &[(String, String)], wanted: &[(String, String)]) -> bool {
-    let mut a = deployed.to_vec();
-    let mut b = wanted.to_vec();
-    a.sort();
-    b.sort();
-    a == b
+    wanted.iter().all(|w| deployed.contains(w))
 }
 
 /// What AWS says about a stack: its description and deployed template (both `None` when
@@ -219,5 +217,22 @@ fn after_failure(aws: &Aws, stack_name: &str) -> String {
             Next::Create => unreachable!("an existing stack is never created"),
         },
         Err(err) => format!("could not read the state of stack {stack_name}: {err:#}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(k: &str, v: &str) -> (String, String) {
+        (k.into(), v.into())
+    }
+
+    #[test]
+    fn parameters_we_send_must_match_defaults_may_be_listed() {
+        let deployed = [p("AssetsBucket", "b1"), p("LogLevel", "INFO")];
+        assert!(same_parameters(&deployed, &[p("AssetsBucket", "b1")]));
+        assert!(!same_parameters(&deployed, &[p("AssetsBucket", "b2")]));
+        assert!(!same_parameters(&[], &[p("AssetsBucket", "b1")]));
     }
 }

@@ -7,7 +7,7 @@
 
 mod assets;
 pub mod aws;
-mod changeset;
+pub mod changeset;
 pub mod cli;
 mod confirm;
 mod events;
