@@ -207,6 +207,21 @@ async fn management_api_posts_describes_and_deletes() {
             assert!(active >= connected, "{info}");
         }
 
+        // lastActiveAt follows the client's messages.
+        let path = format!("/@connections/{id}");
+        let active = |body: String| -> String {
+            let info: Value = serde_json::from_str(&body).unwrap();
+            info["lastActiveAt"].as_str().unwrap().to_owned()
+        };
+        let before = active(http(addr, "GET", &path, b"").await.2);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        connection_id(&mut client).await;
+        let after = active(http(addr, "GET", &path, b"").await.2);
+        assert!(
+            after > before,
+            "lastActiveAt {before} did not advance: {after}"
+        );
+
         // Too large: 128 KB is the limit.
         let big = vec![b'x'; 128 * 1024 + 1];
         let (status, headers, _) =

@@ -166,6 +166,15 @@ impl Gateway {
     }
 }
 
+/// A gateway dropped without `shutdown` (a failing test) still stops listening and closes its
+/// connections; its processes die with their tasks.
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        self.accept.abort();
+    }
+}
+
 /// Runs the gateway until Ctrl-C.
 pub async fn serve(opts: DevOptions, ready: impl FnOnce(&Running)) -> Result<()> {
     let gateway = start(opts).await?;
