@@ -130,7 +130,8 @@ impl NewAssembly<'_> {
         let parent = dir
             .parent()
             .with_context(|| format!("{} has no parent folder", dir.display()))?;
-        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
         let name = dir
             .file_name()
             .with_context(|| format!("{} has no name", dir.display()))?
@@ -175,7 +176,10 @@ impl NewAssembly<'_> {
                 })?;
             }
         }
-        write_atomically(&staging.join(MANIFEST_FILE), self.manifest.to_json().as_bytes())?;
+        write_atomically(
+            &staging.join(MANIFEST_FILE),
+            self.manifest.to_json().as_bytes(),
+        )?;
         let mut stack = serde_json::to_string_pretty(self.stack)?;
         stack.push('\n');
         write_atomically(&staging.join(STACK_FILE), stack.as_bytes())?;

@@ -78,7 +78,8 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
                 format!(
                     "building function `{}` ({}) failed; fix the compile errors above and run \
                      `cargo xtask build` again",
-                    function.package, function.manifest_dir.display()
+                    function.package,
+                    function.manifest_dir.display()
                 )
             })?;
         let binary_path = lambda_dir.join(&function.bin).join(bundle::BOOTSTRAP);
@@ -112,13 +113,16 @@ fn select(all: &[FunctionCrate], wanted: &[String]) -> Result<Vec<FunctionCrate>
     wanted
         .iter()
         .map(|name| {
-            all.iter().find(|f| &f.package == name).cloned().with_context(|| {
-                let known: Vec<&str> = all.iter().map(|f| f.package.as_str()).collect();
-                format!(
-                    "`{name}` is not a function crate; the functions are: {}",
-                    known.join(", ")
-                )
-            })
+            all.iter()
+                .find(|f| &f.package == name)
+                .cloned()
+                .with_context(|| {
+                    let known: Vec<&str> = all.iter().map(|f| f.package.as_str()).collect();
+                    format!(
+                        "`{name}` is not a function crate; the functions are: {}",
+                        known.join(", ")
+                    )
+                })
         })
         .collect()
 }
@@ -221,7 +225,9 @@ fn ensure_rust_target(arch: Architecture) -> Result<()> {
     Cmd::new("rustup")
         .args(["target", "add", triple])
         .run()
-        .with_context(|| format!("cannot add the Rust target {triple}: run `rustup target add {triple}`"))
+        .with_context(|| {
+            format!("cannot add the Rust target {triple}: run `rustup target add {triple}`")
+        })
 }
 
 fn prepend_path(dir: &Path) -> Result<std::ffi::OsString> {

@@ -35,8 +35,9 @@ pub struct DevArgs {
 }
 
 pub fn run(args: &DevArgs) -> Result<()> {
-    let arch = Architecture::host()
-        .context("this machine's architecture has no Lambda equivalent: `dev` runs the functions here")?;
+    let arch = Architecture::host().context(
+        "this machine's architecture has no Lambda equivalent: `dev` runs the functions here",
+    )?;
     // Its own folder: a local assembly (this machine's architecture) never replaces the one
     // `deploy` would send.
     let target_dir: PathBuf = workspace::metadata()?.target_directory.into();

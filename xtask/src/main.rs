@@ -14,7 +14,11 @@ use xtask::synth::{self, Format, SynthOptions};
 use xtask::test::{self, TestOptions};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Build, synthesize, deploy and run wsecho", version)]
+#[command(
+    name = "cargo xtask",
+    about = "Build, synthesize, deploy and run wsecho",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

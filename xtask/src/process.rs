@@ -87,10 +87,7 @@ impl Cmd {
 
     /// Runs with the terminal's stdin, stdout and stderr; fails on a non-zero exit.
     pub fn run(&self) -> Result<()> {
-        let status = self
-            .command()
-            .status()
-            .map_err(|e| self.spawn_error(e))?;
+        let status = self.command().status().map_err(|e| self.spawn_error(e))?;
         if !status.success() {
             bail!("`{self}` failed ({status})");
         }
@@ -151,7 +148,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`sh -c 'echo to-stdout;"), "{err}");
-        assert!(err.contains("to-stdout") && err.contains("to-stderr"), "{err}");
+        assert!(
+            err.contains("to-stdout") && err.contains("to-stderr"),
+            "{err}"
+        );
         assert!(err.contains("exit status: 3"), "{err}");
     }
 

@@ -184,7 +184,13 @@ fn install_pypi(dir: &Path, packages: &[&str]) -> Result<()> {
 fn install_npm(dir: &Path, packages: &[&str]) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Cmd::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "--prefix",
+        ])
         .arg(dir)
         .args(packages)
         .missing_hint("Node.js with npm is needed to install the pinned JavaScript tools")

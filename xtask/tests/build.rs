@@ -83,7 +83,10 @@ fn an_unknown_package_is_refused_with_the_list() {
     })
     .unwrap_err()
     .to_string();
-    assert!(err.contains("`no-such-function` is not a function crate"), "{err}");
+    assert!(
+        err.contains("`no-such-function` is not a function crate"),
+        "{err}"
+    );
     assert!(err.contains("echo") && err.contains("connect"), "{err}");
     assert!(!std::env::temp_dir().join("wsecho-never-written").exists());
 }
@@ -94,7 +97,10 @@ fn every_bin_crate_under_functions_is_a_function_and_libraries_are_not() {
     let names: Vec<&str> = functions.iter().map(|f| f.package.as_str()).collect();
     assert_eq!(names, ["connect", "default", "disconnect", "echo"]);
     for f in &functions {
-        assert!(f.manifest_dir.starts_with(workspace::root().join("functions")));
+        assert!(
+            f.manifest_dir
+                .starts_with(workspace::root().join("functions"))
+        );
         assert_eq!(f.bin, f.package);
     }
 }
