@@ -368,6 +368,19 @@ pub struct DestroyOptions {
     pub timeout: Duration,
 }
 
+/// Where an assembly's stack goes, read from its `stack.json` alone: `destroy` needs no
+/// template and no zips.
+pub fn read_stack_info(assembly_dir: &std::path::Path) -> Result<StackInfo> {
+    let path = assembly_dir.join(crate::assembly::STACK_FILE);
+    let text = fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read {}: name the stage's assembly (`cargo xtask synth` writes it)",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+}
+
 /// Deletes the stack and waits for it to go. A stack that isn't there is not an error.
 pub fn destroy(stack_info: &StackInfo, opts: &DestroyOptions) -> Result<()> {
     let stack_name = stack_info.stack_name.as_str();

@@ -1,0 +1,83 @@
+//! `cargo xtask deploy|diff|destroy` as a user runs them: the real xtask binary, the real AWS
+//! CLI, a real moto server. (Needs main.rs's `deploy`, `diff`, `destroy` subcommands with
+//! `--assembly DIR` and the flags of `xtask::deploy::cli`.)
+
+// Move to xtask/tests/deploy_cli.rs once main.rs has the subcommands.
+#[path = "deploy_harness/mod.rs"]
+mod harness;
+
+use std::process::{Command, Output, Stdio};
+
+use harness::{Moto, write_assembly};
+
+fn xtask(moto: &Moto, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(args)
+        .args([
+            "--endpoint-url",
+            &moto.endpoint,
+            "--region",
+            harness::REGION,
+            "--aws-cli",
+        ])
+        .arg(harness::aws_cli())
+        .stdin(Stdio::null());
+    for (k, v) in harness::test_env() {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("xtask runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn deploy_diff_and_destroy_from_the_command_line() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let assembly = write_assembly(dir.path());
+    let stack = assembly.stack.stack_name.clone();
+    let dir_arg = dir.path().to_str().unwrap();
+
+    let first = xtask(&moto, &["deploy", "--assembly", dir_arg, "--yes"]);
+    assert!(first.status.success(), "{}", text(&first));
+    assert_eq!(moto.stack_status(&stack).as_deref(), Some("CREATE_COMPLETE"));
+
+    let again = xtask(&moto, &["deploy", "--assembly", dir_arg, "--yes"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(text(&again).contains("no changes"), "{}", text(&again));
+    assert!(!text(&again).contains("uploading"), "{}", text(&again));
+
+    harness::change_function_code(dir.path(), "echo");
+    let diff = xtask(&moto, &["diff", "--assembly", dir_arg]);
+    assert!(diff.status.success(), "{}", text(&diff));
+    assert!(text(&diff).contains("Code.S3Key"), "{}", text(&diff));
+
+    // stdin is not a terminal and there is no --yes: refused, non-zero.
+    let refused = xtask(&moto, &["deploy", "--assembly", dir_arg]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(text(&refused).contains("without --yes"), "{}", text(&refused));
+
+    let destroyed = xtask(&moto, &["destroy", "--assembly", dir_arg, "--yes"]);
+    assert!(destroyed.status.success(), "{}", text(&destroyed));
+    assert_eq!(moto.stack_status(&stack), None);
+}
+
+#[test]
+fn a_missing_cli_fails_with_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    write_assembly(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["deploy", "--assembly", dir.path().to_str().unwrap(), "--yes"])
+        .args(["--aws-cli", "/nonexistent/bin/aws"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("install the AWS CLI"), "{}", text(&out));
+}
