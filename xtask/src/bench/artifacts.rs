@@ -40,8 +40,8 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
             out: None,
         })?;
         section.notes.push(format!(
-            "{arch}: `cargo xtask build --arch {arch}` took {:.1} s in this run (warm: cargo \
-             found nothing to recompile unless the sources changed)",
+            "{arch}: `cargo xtask build --arch {arch}` took {:.1} s in this run (cargo \
+             recompiles only what changed since the last build of this architecture)",
             started.elapsed().as_secs_f64()
         ));
         for asset in &built.manifest.functions {

@@ -27,7 +27,7 @@ struct Measured {
 }
 
 pub fn run(ctx: &mut Ctx) -> Result<Section> {
-    let exe = std::env::current_exe().context("cannot find the xtask binary")?;
+    let exe = ctx.xtask.clone();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let (warmup, n) = (ctx.reps(200, 50), ctx.reps(2000, 500));
     let (rounds, per_client) = (ctx.reps(3, 1), ctx.reps(200, 40));

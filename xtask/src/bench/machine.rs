@@ -12,6 +12,8 @@ pub struct Machine {
     pub os: String,
     pub date: String,
     pub rustc: String,
+    /// 1, 5 and 15 minute load averages when the run started: other work skews timings.
+    pub load: String,
 }
 
 impl Machine {
@@ -30,6 +32,9 @@ impl Machine {
             os: read(Cmd::new("uname").args(["-sr"])),
             date: read(Cmd::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])),
             rustc: read(Cmd::new("rustc").arg("--version")),
+            load: fs::read_to_string("/proc/loadavg")
+                .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|_| "unknown".to_owned()),
         }
     }
 

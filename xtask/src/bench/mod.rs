@@ -146,6 +146,8 @@ pub struct Ctx {
     /// Scratch space: `target/wsecho/bench`.
     pub work: PathBuf,
     pub budgets: Budgets,
+    /// A copy of this binary, for child processes.
+    pub xtask: PathBuf,
     host_assembly: Option<PathBuf>,
 }
 
@@ -183,7 +185,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let target_dir: PathBuf = workspace::metadata()?.target_directory.into();
     let work = target_dir.join("wsecho").join("bench");
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    // Child processes (the floor, the gateway) run a copy of this binary: another cargo build
+    // may replace target/debug/xtask while the bench runs.
+    let exe = std::env::current_exe().context("cannot find the xtask binary")?;
+    let xtask_copy = work.join("xtask");
+    fs::copy(&exe, &xtask_copy)
+        .with_context(|| format!("cannot copy {} to {}", exe.display(), xtask_copy.display()))?;
     let mut ctx = Ctx {
+        xtask: xtask_copy,
         quick: args.quick,
         check: args.check,
         host,
