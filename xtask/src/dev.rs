@@ -10,7 +10,7 @@ use infra::assets::Architecture;
 
 use crate::gateway::{self, DevOptions};
 use crate::synth::{self, Format, SynthOptions};
-use crate::workspace;
+use crate::{watch, workspace};
 
 #[derive(Debug, Clone, Args)]
 pub struct DevArgs {
@@ -32,6 +32,10 @@ pub struct DevArgs {
     /// Processes per function at most (Lambda's concurrency, scaled down).
     #[arg(long, default_value_t = 10)]
     pub max_concurrency: usize,
+    /// Rebuild and reload functions when their sources or the stage file change; connected
+    /// clients stay connected. Changes to infra/src or xtask need a restart (it says so).
+    #[arg(long)]
+    pub watch: bool,
 }
 
 pub fn run(args: &DevArgs) -> Result<()> {
@@ -44,12 +48,13 @@ pub fn run(args: &DevArgs) -> Result<()> {
     let out = target_dir
         .join("assembly")
         .join(format!("{}-local", args.stage));
-    let assembly = synth::synth(&SynthOptions {
+    let synth_options = SynthOptions {
         stage: args.stage.clone(),
         format: Format::Json,
         out: Some(out),
         arch: Some(arch),
-    })?;
+    };
+    let assembly = synth::synth(&synth_options)?;
 
     let opts = DevOptions {
         assembly,
@@ -60,12 +65,27 @@ pub fn run(args: &DevArgs) -> Result<()> {
         max_duration: Duration::from_secs(args.max_duration),
         max_concurrency: args.max_concurrency,
     };
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(gateway::serve(opts, |running| {
+    let ready = |running: &gateway::Running| {
         println!("{}", running.banner());
         println!(
             "Try it:\n  wscat -c {}\n  > {{\"action\":\"echo\",\"message\":\"hi\"}}",
             running.url()
         );
-    }))
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    if !args.watch {
+        return runtime.block_on(gateway::serve(opts, ready));
+    }
+    runtime.block_on(async {
+        let gateway = gateway::start(opts).await?;
+        ready(&gateway);
+        // The watcher ends only with an error it cannot get past; the gateway stops either way.
+        let result = tokio::select! {
+            watched = watch::run(&gateway, synth_options) => watched,
+            signal = tokio::signal::ctrl_c() => signal.context("cannot wait for Ctrl-C"),
+        };
+        gateway::log::line("gateway", "closing connections and stopping the functions");
+        gateway.shutdown().await;
+        result
+    })
 }

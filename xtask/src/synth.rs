@@ -4,14 +4,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::ValueEnum;
 use infra::assets::{Architecture, AssetManifest, MANIFEST_FILE};
 use infra::config::StageConfig;
 
 use crate::assembly::{Assembly, NewAssembly, StackInfo};
 use crate::build::{self, BuildOptions};
-use crate::workspace;
+use crate::{sources, workspace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -121,27 +121,11 @@ fn is_fresh(manifest_path: &Path, manifest: &AssetManifest) -> Result<bool> {
         return Ok(false);
     }
     let mut newest = SystemTime::UNIX_EPOCH;
-    for file in ["Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
+    for file in sources::ROOT_BUILD_FILES {
         if let Ok(meta) = fs::metadata(root.join(file)) {
             newest = newest.max(meta.modified()?);
         }
     }
-    newest = newest.max(newest_under(&root.join("functions"))?);
+    newest = newest.max(sources::newest_under(&root.join("functions"))?);
     Ok(newest <= built_at)
-}
-
-fn newest_under(dir: &Path) -> Result<SystemTime> {
-    let mut newest = SystemTime::UNIX_EPOCH;
-    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        if meta.is_dir() {
-            if entry.file_name() != "target" {
-                newest = newest.max(newest_under(&entry.path())?);
-            }
-        } else {
-            newest = newest.max(meta.modified()?);
-        }
-    }
-    Ok(newest)
 }

@@ -23,7 +23,9 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<By
             "no such resource",
         );
     };
-    if !(prefix.is_empty() || prefix.strip_prefix('/') == Some(shared.model.stage.as_str())) {
+    if !(prefix.is_empty()
+        || prefix.strip_prefix('/') == Some(shared.deployment().model.stage.as_str()))
+    {
         return error(StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden");
     }
     let id = id.trim_end_matches('/').to_owned();

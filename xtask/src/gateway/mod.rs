@@ -13,6 +13,7 @@ mod intrinsics;
 pub(crate) mod log;
 mod management;
 mod pool;
+mod reload;
 mod runtime;
 mod selection;
 mod server;
@@ -23,7 +24,7 @@ mod websocket;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -36,6 +37,8 @@ use self::log::log;
 use self::pool::Pool;
 use self::tasks::Tasks;
 use self::template::{ApiModel, REGION};
+
+pub use self::reload::ReloadReport;
 
 /// API Gateway's limits, fixed by AWS.
 pub const FRAME_LIMIT: usize = 32 * 1024;
@@ -73,9 +76,9 @@ impl DevOptions {
 
 /// What the connection handlers share.
 struct Shared {
-    model: ApiModel,
-    /// By function logical ID.
-    pools: BTreeMap<String, Arc<Pool>>,
+    /// Routes and function pools; `Gateway::reload` swaps it whole. Each `$connect`, message
+    /// and `$disconnect` works with the one it read first.
+    deployment: RwLock<Arc<Deployment>>,
     registry: Registry,
     tasks: Tasks,
     idle_timeout: Duration,
@@ -83,11 +86,36 @@ struct Shared {
     port: u16,
 }
 
+impl Shared {
+    fn deployment(&self) -> Arc<Deployment> {
+        self.deployment.read().expect("not poisoned").clone()
+    }
+}
+
+/// One version of the assembly: what the template routes where, and a process pool for each
+/// function a route invokes.
+struct Deployment {
+    model: ApiModel,
+    /// By function logical ID.
+    pools: BTreeMap<String, Arc<Pool>>,
+}
+
+/// What `reload` needs to read the assembly again the way `start` did.
+struct Source {
+    assembly: PathBuf,
+    stage: Option<String>,
+    management: String,
+    max_concurrency: usize,
+}
+
 /// A running gateway.
 pub struct Gateway {
     addr: SocketAddr,
     stage: String,
     shared: Arc<Shared>,
+    source: Source,
+    /// One reload at a time.
+    reloading: Mutex<()>,
     stop: watch::Sender<bool>,
     accept: tokio::task::JoinHandle<()>,
 }
@@ -116,14 +144,15 @@ impl Gateway {
 
     /// Route keys and the functions behind them, for the start-up banner.
     pub fn routes(&self) -> Vec<(String, String)> {
-        self.shared
+        let deployment = self.shared.deployment();
+        deployment
             .model
             .routes
             .values()
             .map(|r| {
                 (
                     r.key.clone(),
-                    self.shared.pools[&r.function].spec.label().to_owned(),
+                    deployment.pools[&r.function].spec.label().to_owned(),
                 )
             })
             .collect()
@@ -160,7 +189,7 @@ impl Gateway {
                 "some work was still running after 10 s; stopping anyway"
             );
         }
-        for pool in self.shared.pools.values() {
+        for pool in self.shared.deployment().pools.values() {
             pool.shutdown();
         }
     }
@@ -193,8 +222,7 @@ pub async fn serve(opts: DevOptions, ready: impl FnOnce(&Running)) -> Result<()>
 /// Starts the gateway in this process; it serves until `Gateway::shutdown`.
 pub async fn start(opts: DevOptions) -> Result<Gateway> {
     let model = ApiModel::read(&opts.assembly, opts.stage.as_deref())?;
-    let manifest_path = opts.assembly.join(MANIFEST_FILE);
-    let manifest = AssetManifest::read(&manifest_path)?;
+    let manifest = AssetManifest::read(&opts.assembly.join(MANIFEST_FILE))?;
     let listener = TcpListener::bind((opts.host, opts.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", opts.host, opts.port))?;
@@ -205,32 +233,18 @@ pub async fn start(opts: DevOptions) -> Result<Gateway> {
     } else {
         addr
     };
-    let management = format!("http://{addr}/{}", model.stage);
-
-    let mut pools = BTreeMap::new();
-    for route in model.routes.values() {
-        if pools.contains_key(&route.function) {
-            continue;
-        }
-        let spec = model.functions[&route.function].clone();
-        let bootstrap = bootstrap::unpack(&opts.assembly, &manifest, &spec)?;
-        let environment = function_environment(&spec, &management);
-        pools.insert(
-            route.function.clone(),
-            Arc::new(Pool::new(
-                spec,
-                bootstrap,
-                environment,
-                opts.max_concurrency,
-            )),
-        );
-    }
+    let source = Source {
+        assembly: opts.assembly.clone(),
+        stage: opts.stage.clone(),
+        management: format!("http://{addr}/{}", model.stage),
+        max_concurrency: opts.max_concurrency,
+    };
+    let pools = source.pools(&model, &manifest, &BTreeMap::new())?.pools;
 
     let (stop, stop_rx) = watch::channel(false);
     let stage = model.stage.clone();
     let shared = Arc::new(Shared {
-        model,
-        pools,
+        deployment: RwLock::new(Arc::new(Deployment { model, pools })),
         registry: Registry::default(),
         tasks: Tasks::new(stop_rx),
         idle_timeout: opts.idle_timeout,
@@ -242,6 +256,8 @@ pub async fn start(opts: DevOptions) -> Result<Gateway> {
         addr,
         stage,
         shared,
+        source,
+        reloading: Mutex::new(()),
         stop,
         accept,
     })

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -60,6 +60,9 @@ pub struct Pool {
     idle: Mutex<Vec<Instance>>,
     permits: Semaphore,
     next_instance: AtomicU64,
+    /// Replaced by a reload: processes stop once their invocation ends. Read and written with
+    /// `idle` locked, so no process goes back to an idle list that was already emptied.
+    retired: AtomicBool,
 }
 
 /// A running process and the sender that feeds its Runtime API. Dropping it kills the process.
@@ -97,7 +100,22 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(max_concurrency.max(1)),
             next_instance: AtomicU64::new(1),
+            retired: AtomicBool::new(false),
         }
+    }
+
+    /// A reload replaced this pool: idle processes stop now, busy ones when their invocation
+    /// ends (its caller still gets the answer). An invocation that starts later still runs.
+    pub fn retire(&self) {
+        let stopped = {
+            let mut idle = self.idle.lock().expect("not poisoned");
+            self.retired.store(true, Ordering::Relaxed);
+            std::mem::take(&mut *idle).len()
+        };
+        log!(
+            self.spec.label(),
+            "replaced by a reload: {stopped} idle instance(s) stopped, busy ones stop when done"
+        );
     }
 
     /// Kills every idle process (busy ones die when their invocation ends and the pool is gone).
@@ -141,7 +159,18 @@ impl Pool {
         let result = self.outcome(&instance, cold, delivered_rx, reply_rx).await;
         match &result {
             Ok(_) | Err(Failure::Function(_)) => {
-                self.idle.lock().expect("not poisoned").push(instance);
+                let mut idle = self.idle.lock().expect("not poisoned");
+                if self.retired.load(Ordering::Relaxed) {
+                    drop(idle);
+                    log!(
+                        name,
+                        "instance {} stopped: its function was replaced by a reload",
+                        instance.number
+                    );
+                    drop(instance);
+                } else {
+                    idle.push(instance);
+                }
             }
             Err(failure) => {
                 log!(

@@ -30,7 +30,7 @@ pub struct ApiModel {
     pub functions: BTreeMap<String, FunctionSpec>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub key: String,
     /// Logical ID of the function its AWS_PROXY integration invokes.
@@ -42,7 +42,7 @@ pub struct Route {
     pub integration_timeout: Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionSpec {
     pub logical_id: String,
     /// `FunctionName` when the template sets it, else the logical ID.

@@ -26,7 +26,7 @@ use super::log::log;
 use super::pool::Failure;
 use super::server::text;
 use super::template::Route;
-use super::{FRAME_LIMIT, MESSAGE_LIMIT, Shared};
+use super::{Deployment, FRAME_LIMIT, MESSAGE_LIMIT, Shared};
 
 /// tungstenite's advice for many connections; messages larger than this take a few reads.
 const READ_BUFFER: usize = 4 * 1024;
@@ -39,7 +39,8 @@ pub async fn upgrade(
     peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path().trim_end_matches('/');
-    let stage = &shared.model.stage;
+    let deployment = shared.deployment();
+    let stage = &deployment.model.stage;
     if !(path.is_empty() || path.strip_prefix('/') == Some(stage.as_str())) {
         return text(StatusCode::FORBIDDEN, r#"{"message":"Forbidden"}"#);
     }
@@ -76,14 +77,14 @@ pub async fn upgrade(
             host => host,
         },
         stage: stage.clone(),
-        api_id: shared.model.api_id.clone(),
+        api_id: deployment.model.api_id.clone(),
     };
     let id = info.connection_id.clone();
     // Registered before `$connect` so the management API can tell "not open yet" (410).
     let (connection, outbound) = shared.registry.add(info.clone());
 
     let mut protocol = None;
-    if let Some(route) = shared.model.routes.get("$connect") {
+    if let Some(route) = deployment.model.routes.get("$connect") {
         let request_id = ids::aws_id();
         let event = events::connect(
             &info,
@@ -92,9 +93,9 @@ pub async fn upgrade(
             req.uri().query(),
             shared.port,
         );
-        let pool = &shared.pools[&route.function];
+        let pool = &deployment.pools[&route.function];
         let started = Instant::now();
-        let result = invoke(&shared, route, event).await;
+        let result = invoke(&shared, &deployment, route, event).await;
         let took = started.elapsed();
         let refusal = match result {
             Ok(body) => {
@@ -305,14 +306,15 @@ async fn run(
 
 /// `$disconnect`, best effort: its failure is only logged.
 async fn disconnect(shared: &Shared, connection: &Connection, code: u16, reason: &str) {
-    let Some(route) = shared.model.routes.get("$disconnect") else {
+    let deployment = shared.deployment();
+    let Some(route) = deployment.model.routes.get("$disconnect") else {
         return;
     };
     let id = &connection.info.connection_id;
-    let pool = &shared.pools[&route.function];
+    let pool = &deployment.pools[&route.function];
     let event = events::disconnect(&connection.info, &ids::aws_id(), code, reason);
     let started = Instant::now();
-    let result = invoke(shared, route, event).await;
+    let result = invoke(shared, &deployment, route, event).await;
     let took = started.elapsed().as_millis();
     match result {
         Ok(body) => log!(
@@ -332,13 +334,15 @@ async fn disconnect(shared: &Shared, connection: &Connection, code: u16, reason:
 async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
     let id = &connection.info.connection_id;
     let request_id = ids::aws_id();
-    let selected = shared.model.route_selection.route_key(body);
+    let deployment = shared.deployment();
+    let model = &deployment.model;
+    let selected = model.route_selection.route_key(body);
     // `$connect` and `$disconnect` are never selected by a message.
     let route = selected
         .as_deref()
         .filter(|key| !key.starts_with('$'))
-        .and_then(|key| shared.model.routes.get(key))
-        .or_else(|| shared.model.routes.get("$default"));
+        .and_then(|key| model.routes.get(key))
+        .or_else(|| model.routes.get("$default"));
     let Some(route) = route else {
         log!(
             "message",
@@ -348,10 +352,10 @@ async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
         connection.send(Outbound::Text(gateway_error("Forbidden", id, &request_id)));
         return;
     };
-    let pool = &shared.pools[&route.function];
+    let pool = &deployment.pools[&route.function];
     let event = events::message(&connection.info, &route.key, &request_id, body);
     let started = Instant::now();
-    let result = invoke(shared, route, event).await;
+    let result = invoke(shared, &deployment, route, event).await;
     let took = started.elapsed().as_millis();
     match result {
         Ok(response) => {
@@ -390,8 +394,13 @@ async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
 /// Invokes the route's function, waiting at most the integration timeout; like on AWS, the
 /// function runs on when API Gateway stops waiting. Shutdown cancels invocations, except
 /// `$disconnect`'s, which shutdown waits for.
-async fn invoke(shared: &Shared, route: &Route, event: Value) -> Result<Bytes, Failure> {
-    let pool = shared.pools[&route.function].clone();
+async fn invoke(
+    shared: &Shared,
+    deployment: &Deployment,
+    route: &Route,
+    event: Value,
+) -> Result<Bytes, Failure> {
+    let pool = deployment.pools[&route.function].clone();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let task = async move {
         let _ = tx.send(pool.invoke(Bytes::from(event.to_string())).await);
