@@ -302,7 +302,8 @@ fn section(
     section.notes.push(
         "tungstenite gives every connection a 128 KiB read buffer by default \
          (`WebSocketConfig::read_buffer_size`); its documentation advises about 4 KiB for many \
-         mostly idle connections. The third row is the floor with 4 KiB."
+         mostly idle connections. The gateway sets 4 KiB; the floor keeps the library's \
+         default, and the third row is the floor with 4 KiB."
             .to_owned(),
     );
     section.notes.push(format!(
