@@ -172,6 +172,62 @@ mod tests {
         );
     }
 
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("wsecho-synth-bin-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn synthesizes_the_dev_stage_into_template_json_and_nothing_else() {
+        use infra::assets::{Architecture, FunctionAsset, MANIFEST_VERSION};
+        let dir = scratch("ok");
+        let functions = ["connect", "default", "disconnect", "echo"]
+            .iter()
+            .enumerate()
+            .map(|(i, package)| {
+                let sha256 = format!("{i:064x}");
+                FunctionAsset {
+                    package: (*package).to_owned(),
+                    architecture: Architecture::Arm64,
+                    zip: format!("{sha256}.zip").into(),
+                    sha256,
+                    size: 1,
+                    binary_size: 1,
+                }
+            })
+            .collect();
+        let manifest = AssetManifest {
+            version: MANIFEST_VERSION,
+            architecture: Architecture::Arm64,
+            functions,
+        };
+        fs::write(dir.join("assets.json"), manifest.to_json()).unwrap();
+        let out = dir.join("out");
+        let written = run(&Some(Args {
+            stage_file: infra::config::stage_file("dev"),
+            assets: dir.join("assets.json"),
+            out: out.clone(),
+        }))
+        .unwrap_or_else(|_| panic!("the dev stage synthesizes"));
+        assert_eq!(written, Some(out.join("template.json")));
+        let text = fs::read_to_string(out.join("template.json")).unwrap();
+        let template: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            template.pointer("/Resources/EchoFunction/Properties/Code/S3Key"),
+            Some(&serde_json::json!(format!("{:064x}.zip", 3)))
+        );
+        // The temporary file was renamed into place, not left beside it.
+        let names: Vec<_> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["template.json"]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn a_missing_stage_file_is_a_clear_error() {
         let dir = std::env::temp_dir().join(format!("wsecho-synth-bin-{}", std::process::id()));
