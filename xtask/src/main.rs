@@ -8,14 +8,17 @@ use clap::{Parser, Subcommand};
 use infra::assets::Architecture;
 use xtask::bench::{self, BenchArgs};
 use xtask::build::{self, BuildOptions};
+use xtask::deploy;
+use xtask::deploy::cli::{BootstrapArgs, DeployArgs, DestroyArgs, DiffArgs};
 use xtask::dev::{self, DevArgs};
 use xtask::schema;
-use xtask::synth::{self, Format, SynthOptions};
+use xtask::synth::{self, AssemblyArgs, Format, SynthOptions};
 use xtask::test::{self, TestOptions};
 
 #[derive(Parser)]
 #[command(
     name = "cargo xtask",
+    bin_name = "cargo xtask",
     about = "Build, synthesize, deploy and run wsecho",
     version
 )]
@@ -52,6 +55,35 @@ enum Command {
         /// Build and synthesize for this architecture instead of the stage's.
         #[arg(long)]
         arch: Option<Architecture>,
+    },
+    /// Deploy a stage to AWS: upload missing zips, review the change set, execute, print outputs.
+    Deploy {
+        #[command(flatten)]
+        target: AssemblyArgs,
+        #[command(flatten)]
+        args: DeployArgs,
+    },
+    /// Show what a deploy would change, without changing anything.
+    Diff {
+        #[command(flatten)]
+        target: AssemblyArgs,
+        #[command(flatten)]
+        args: DiffArgs,
+    },
+    /// Delete a stage's stack (the assets bucket is kept unless --with-assets).
+    Destroy {
+        #[command(flatten)]
+        target: AssemblyArgs,
+        #[command(flatten)]
+        args: DestroyArgs,
+    },
+    /// Create or update the toolkit stack that holds the assets bucket.
+    Bootstrap {
+        /// The stage whose region to bootstrap when --region and AWS_REGION don't say.
+        #[arg(long, default_value = "dev")]
+        stage: String,
+        #[command(flatten)]
+        args: BootstrapArgs,
     },
     /// Write infra/stages/stage.schema.json, the JSON Schema of stage files.
     Schema,
@@ -104,6 +136,20 @@ fn run(cli: Cli) -> Result<()> {
                 arch,
             })?;
             println!("{}", dir.display());
+        }
+        Command::Deploy { target, args } => {
+            deploy::deploy(&target.assembly()?, &args.options())?;
+        }
+        Command::Diff { target, args } => {
+            deploy::diff(&target.assembly()?, &args.options())?;
+        }
+        Command::Destroy { target, args } => {
+            deploy::destroy(&target.stack_info()?, &args.options())?;
+        }
+        Command::Bootstrap { stage, args } => {
+            let region = synth::load_stage(&stage)?.region().to_owned();
+            let bucket = deploy::bootstrap(&region, &args.options())?;
+            println!("{bucket}");
         }
         Command::Schema => schema::write()?,
         Command::Dev(args) => dev::run(&args)?,

@@ -31,21 +31,7 @@ pub struct SynthOptions {
 }
 
 pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
-    let config_path = infra::config::stage_file(&opts.stage);
-    if !config_path.is_file() {
-        let known: Vec<String> = infra::config::stage_files()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .collect();
-        anyhow::bail!(
-            "there is no stage `{}`: {} does not exist. Stages: {}. Add one by copying a stage file",
-            opts.stage,
-            config_path.display(),
-            known.join(", ")
-        );
-    }
-    let config = StageConfig::load(&config_path)?;
+    let config = load_stage(&opts.stage)?;
     let arch = opts.arch.unwrap_or(config.architecture());
 
     let metadata = workspace::metadata()?;
@@ -91,6 +77,25 @@ pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// A stage's config; a stage without a file is an error listing the stages there are.
+pub fn load_stage(stage: &str) -> Result<StageConfig> {
+    let config_path = infra::config::stage_file(stage);
+    if !config_path.is_file() {
+        let known: Vec<String> = infra::config::stage_files()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect();
+        anyhow::bail!(
+            "there is no stage `{}`: {} does not exist. Stages: {}. Add one by copying a stage file",
+            stage,
+            config_path.display(),
+            known.join(", ")
+        );
+    }
+    Ok(StageConfig::load(&config_path)?)
+}
+
 /// The manifest of `assets_dir`, building first when it is missing or older than any source
 /// of the functions: a no-op `synth` doesn't pay for four cargo invocations.
 fn fresh_assets(assets_dir: &Path, arch: Architecture) -> Result<AssetManifest> {
@@ -128,4 +133,47 @@ fn is_fresh(manifest_path: &Path, manifest: &AssetManifest) -> Result<bool> {
     }
     newest = newest.max(sources::newest_under(&root.join("functions"))?);
     Ok(newest <= built_at)
+}
+
+/// Which assembly a command works on: a stage to synthesize first, or one already written.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AssemblyArgs {
+    /// The stage (infra/stages/<stage>.yaml); built and synthesized first.
+    #[arg(long, default_value = "dev")]
+    pub stage: String,
+    /// Use this assembly as it is (written by `cargo xtask synth`) instead of synthesizing.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["arch"])]
+    pub assembly: Option<PathBuf>,
+    /// Build and synthesize for this architecture instead of the stage's.
+    #[arg(long)]
+    pub arch: Option<Architecture>,
+}
+
+impl AssemblyArgs {
+    /// Synthesizes (unless `--assembly`) and reads the assembly.
+    pub fn assembly(&self) -> Result<Assembly> {
+        let dir = match &self.assembly {
+            Some(dir) => dir.clone(),
+            None => synth(&SynthOptions {
+                stage: self.stage.clone(),
+                format: Format::Json,
+                out: None,
+                arch: self.arch,
+            })?,
+        };
+        Assembly::read(&dir)
+    }
+
+    /// Where the stack goes, without building anything (for `destroy`).
+    pub fn stack_info(&self) -> Result<StackInfo> {
+        if let Some(dir) = &self.assembly {
+            return crate::deploy::read_stack_info(dir);
+        }
+        let config = load_stage(&self.stage)?;
+        Ok(StackInfo {
+            stage: self.stage.clone(),
+            stack_name: config.stack_name().to_owned(),
+            region: config.region().to_owned(),
+        })
+    }
 }
