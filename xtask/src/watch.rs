@@ -5,16 +5,16 @@
 //! works the same on network and container file systems.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use infra::assets::MANIFEST_FILE;
 
 use crate::build::{self, BuildOptions};
 use crate::gateway::Gateway;
 use crate::gateway::log::line;
 use crate::sources::{self, Fingerprint};
 use crate::synth::{self, SynthOptions};
+use crate::workspace::{self, FunctionCrate};
 
 pub const POLL: Duration = Duration::from_millis(500);
 /// A save is often several writes (editors, `git checkout`): wait until the tree is quiet.
@@ -95,12 +95,12 @@ impl Watcher {
 
 /// Watches until the future is dropped (Ctrl-C). `synth` is what `dev` synthesized at start.
 pub async fn run(gateway: &Gateway, synth: SynthOptions) -> Result<()> {
-    let root = crate::workspace::root();
+    let root = workspace::root();
     let mut watcher = Watcher::new(watched(&root))?;
     let arch = synth
         .arch
         .context("dev synthesizes for this machine's architecture")?;
-    let target_dir: PathBuf = crate::workspace::metadata()?.target_directory.into();
+    let target_dir: PathBuf = workspace::metadata()?.target_directory.into();
     let assets = build::default_out(&target_dir, arch);
     line(
         "watch",
@@ -172,14 +172,19 @@ async fn on_change(
     }
 
     let started = Instant::now();
-    let force_build = !functions.is_empty() && synth_would_miss(&functions, assets);
     let opts = synth.clone();
     let assets = assets.to_owned();
+    let functions: Vec<PathBuf> = functions.into_iter().map(Path::to_owned).collect();
     let rebuilt = tokio::task::spawn_blocking(move || -> Result<PathBuf> {
-        if force_build {
+        // Built here rather than left to synth: cargo knows what is stale (synth compares
+        // times, which misses a file saved during the previous build), and only the edited
+        // functions are built, not every one.
+        if !functions.is_empty() {
+            let crates = workspace::functions(&workspace::metadata()?)?;
+            let changed: Vec<&Path> = functions.iter().map(PathBuf::as_path).collect();
             build::build(&BuildOptions {
                 arch: opts.arch.context("dev synthesizes for this machine")?,
-                packages: Vec::new(),
+                packages: affected(&changed, &crates),
                 out: Some(assets),
             })?;
         }
@@ -217,19 +222,19 @@ async fn on_change(
     }
 }
 
-/// True when synth's own freshness check (the assets folder's manifest newer than every
-/// source) would skip a build these changes need: a file saved while the last build ran is
-/// older than the manifest, and a deleted file has no time at all. Then the build runs anyway;
-/// cargo knows what is stale.
-fn synth_would_miss(changed: &[&Path], assets: &Path) -> bool {
-    let built_at = std::fs::metadata(assets.join(MANIFEST_FILE))
-        .and_then(|m| m.modified())
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    changed.iter().any(|path| {
-        std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .map_or(true, |modified| modified <= built_at)
-    })
+/// The function packages to rebuild for changed files: those whose crate folder holds every
+/// change, or all of them (empty) when a change is elsewhere (`shared`, the Cargo files).
+fn affected(changed: &[&Path], functions: &[FunctionCrate]) -> Vec<String> {
+    let mut packages = Vec::new();
+    for path in changed {
+        match functions.iter().find(|f| path.starts_with(&f.manifest_dir)) {
+            Some(function) => packages.push(function.package.clone()),
+            None => return Vec::new(),
+        }
+    }
+    packages.sort();
+    packages.dedup();
+    packages
 }
 
 #[cfg(test)]
@@ -270,7 +275,7 @@ mod tests {
         let mut watcher = Watcher::new(vec![dir.path().join("functions")]).unwrap();
         assert_eq!(watcher.poll().unwrap(), Vec::<PathBuf>::new());
 
-        let touched = SystemTime::now() + Duration::from_secs(2);
+        let touched = std::time::SystemTime::now() + Duration::from_secs(2);
         std::fs::File::options()
             .write(true)
             .open(&lib)
@@ -285,28 +290,26 @@ mod tests {
     }
 
     #[test]
-    fn a_change_older_than_the_zips_forces_a_build() {
-        let dir = tempfile::tempdir().unwrap();
-        let manifest = dir.path().join(MANIFEST_FILE);
-        let source = dir.path().join("lib.rs");
-        std::fs::write(&manifest, "{}").unwrap();
-        std::fs::write(&source, "fn a() {}").unwrap();
-        let set = |path: &Path, time: SystemTime| {
-            std::fs::File::options()
-                .write(true)
-                .open(path)
-                .unwrap()
-                .set_modified(time)
-                .unwrap();
+    fn only_the_edited_functions_are_rebuilt_unless_shared_code_changed() {
+        let crate_at = |package: &str| FunctionCrate {
+            package: package.to_owned(),
+            bin: package.to_owned(),
+            manifest_dir: PathBuf::from("/ws/functions").join(package),
         };
-        let now = SystemTime::now();
-        set(&manifest, now);
-        set(&source, now + Duration::from_secs(1));
-        assert!(!synth_would_miss(&[&source], dir.path()));
-        // Saved while the last build ran: older than its zips.
-        set(&source, now - Duration::from_secs(1));
-        assert!(synth_would_miss(&[&source], dir.path()));
-        let deleted = dir.path().join("gone.rs");
-        assert!(synth_would_miss(&[&deleted], dir.path()));
+        let functions = [crate_at("echo"), crate_at("connect")];
+        let echo = Path::new("/ws/functions/echo/src/lib.rs");
+        let connect = Path::new("/ws/functions/connect/Cargo.toml");
+        let shared = Path::new("/ws/functions/shared/src/reply.rs");
+        let lock = Path::new("/ws/Cargo.lock");
+        assert_eq!(affected(&[echo], &functions), vec!["echo"]);
+        assert_eq!(
+            affected(&[echo, connect, echo], &functions),
+            vec!["connect", "echo"]
+        );
+        assert!(affected(&[echo, shared], &functions).is_empty(), "all");
+        assert!(affected(&[lock], &functions).is_empty(), "all");
+        // A crate that does not exist (any more): all, which drops it from the manifest.
+        let gone = Path::new("/ws/functions/hello/src/main.rs");
+        assert!(affected(&[gone], &functions).is_empty(), "all");
     }
 }
