@@ -1,8 +1,6 @@
 //! `cargo xtask deploy|diff|destroy` as a user runs them: the real xtask binary, the real AWS
-//! CLI, a real moto server. (Needs main.rs's `deploy`, `diff`, `destroy` subcommands with
-//! `--assembly DIR` and the flags of `xtask::deploy::cli`.)
+//! CLI, a real moto server.
 
-// Move to xtask/tests/deploy_cli.rs once main.rs has the subcommands.
 #[path = "deploy_harness/mod.rs"]
 mod harness;
 
@@ -46,9 +44,17 @@ fn deploy_diff_and_destroy_from_the_command_line() {
 
     let first = xtask(&moto, &["deploy", "--assembly", dir_arg, "--yes"]);
     assert!(first.status.success(), "{}", text(&first));
-    assert_eq!(moto.stack_status(&stack).as_deref(), Some("CREATE_COMPLETE"));
+    assert_eq!(
+        moto.stack_status(&stack).as_deref(),
+        Some("CREATE_COMPLETE")
+    );
 
+    let started = std::time::Instant::now();
     let again = xtask(&moto, &["deploy", "--assembly", dir_arg, "--yes"]);
+    eprintln!(
+        "`xtask deploy` with no changes took {:?}",
+        started.elapsed()
+    );
     assert!(again.status.success(), "{}", text(&again));
     assert!(text(&again).contains("no changes"), "{}", text(&again));
     assert!(!text(&again).contains("uploading"), "{}", text(&again));
@@ -61,7 +67,11 @@ fn deploy_diff_and_destroy_from_the_command_line() {
     // stdin is not a terminal and there is no --yes: refused, non-zero.
     let refused = xtask(&moto, &["deploy", "--assembly", dir_arg]);
     assert!(!refused.status.success(), "{}", text(&refused));
-    assert!(text(&refused).contains("without --yes"), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("without --yes"),
+        "{}",
+        text(&refused)
+    );
 
     let destroyed = xtask(&moto, &["destroy", "--assembly", dir_arg, "--yes"]);
     assert!(destroyed.status.success(), "{}", text(&destroyed));
@@ -73,7 +83,12 @@ fn a_missing_cli_fails_with_a_non_zero_exit() {
     let dir = tempfile::tempdir().unwrap();
     write_assembly(dir.path());
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["deploy", "--assembly", dir.path().to_str().unwrap(), "--yes"])
+        .args([
+            "deploy",
+            "--assembly",
+            dir.path().to_str().unwrap(),
+            "--yes",
+        ])
         .args(["--aws-cli", "/nonexistent/bin/aws"])
         .stdin(Stdio::null())
         .output()
