@@ -64,6 +64,12 @@ pub fn run(args: &DevArgs) -> Result<()> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_duration: Duration::from_secs(args.max_duration),
         max_concurrency: args.max_concurrency,
+        // Beside the assembly, not in it: a synth (`--watch`) replaces the assembly folder.
+        unpacked: Some(
+            target_dir
+                .join("assembly")
+                .join(format!(".{}-local.unpacked", args.stage)),
+        ),
     };
     let ready = |running: &gateway::Running| {
         println!("{}", running.banner());

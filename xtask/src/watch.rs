@@ -32,6 +32,8 @@ pub enum Kind {
     Stage,
     /// Code compiled into this xtask (infra's stack, the gateway): only a restart applies it.
     Restart,
+    /// Documentation: nothing to do.
+    Docs,
 }
 
 /// The paths `dev --watch` polls, relative to the workspace root.
@@ -40,13 +42,20 @@ pub fn watched(root: &Path) -> Vec<PathBuf> {
         .iter()
         .map(|f| root.join(f))
         .collect();
-    paths.extend(["functions", "infra", "xtask"].map(|d| root.join(d)));
+    // What is compiled into xtask (not its tests), and the stage files.
+    for krate in ["infra", "xtask"] {
+        paths.extend(["src", "Cargo.toml", "build.rs"].map(|p| root.join(krate).join(p)));
+    }
+    paths.push(root.join("infra/stages"));
+    paths.push(root.join("functions"));
     paths
 }
 
 pub fn classify(root: &Path, path: &Path) -> Kind {
     let relative = path.strip_prefix(root).unwrap_or(path);
-    if relative.starts_with("infra/stages") {
+    if path.extension().is_some_and(|e| e == "md") {
+        Kind::Docs
+    } else if relative.starts_with("infra/stages") {
         Kind::Stage
     } else if relative.starts_with("infra") || relative.starts_with("xtask") {
         Kind::Restart
@@ -97,15 +106,10 @@ impl Watcher {
 pub async fn run(gateway: &Gateway, synth: SynthOptions) -> Result<()> {
     let root = workspace::root();
     let mut watcher = Watcher::new(watched(&root))?;
-    let arch = synth
-        .arch
-        .context("dev synthesizes for this machine's architecture")?;
-    let target_dir: PathBuf = workspace::metadata()?.target_directory.into();
-    let assets = build::default_out(&target_dir, arch);
     line(
         "watch",
         &format!(
-            "watching functions/, infra/, xtask/ and the workspace's Cargo files (every {} ms)",
+            "watching functions/, infra/stages/, the sources of infra and xtask, and the workspace's Cargo files (every {} ms)",
             POLL.as_millis()
         ),
     );
@@ -123,17 +127,11 @@ pub async fn run(gateway: &Gateway, synth: SynthOptions) -> Result<()> {
                 continue;
             }
         };
-        on_change(gateway, &synth, &assets, &root, &changed).await;
+        on_change(gateway, &synth, &root, &changed).await;
     }
 }
 
-async fn on_change(
-    gateway: &Gateway,
-    synth: &SynthOptions,
-    assets: &Path,
-    root: &Path,
-    changed: &[PathBuf],
-) {
+async fn on_change(gateway: &Gateway, synth: &SynthOptions, root: &Path, changed: &[PathBuf]) {
     let shown: Vec<String> = changed
         .iter()
         .take(3)
@@ -173,7 +171,6 @@ async fn on_change(
 
     let started = Instant::now();
     let opts = synth.clone();
-    let assets = assets.to_owned();
     let functions: Vec<PathBuf> = functions.into_iter().map(Path::to_owned).collect();
     let rebuilt = tokio::task::spawn_blocking(move || -> Result<PathBuf> {
         // Built here rather than left to synth: cargo knows what is stale (synth compares
@@ -185,7 +182,8 @@ async fn on_change(
             build::build(&BuildOptions {
                 arch: opts.arch.context("dev synthesizes for this machine")?,
                 packages: affected(&changed, &crates),
-                out: Some(assets),
+                // Where synth looks: the architecture's default folder.
+                out: None,
             })?;
         }
         synth::synth(&opts)
@@ -252,18 +250,27 @@ mod tests {
         assert_eq!(kind("infra/src/stack.rs"), Kind::Restart);
         assert_eq!(kind("infra/Cargo.toml"), Kind::Restart);
         assert_eq!(kind("xtask/src/gateway/pool.rs"), Kind::Restart);
+        assert_eq!(kind("functions/README.md"), Kind::Docs);
     }
 
     #[test]
     fn the_watched_paths_are_the_workspace_sources() {
         let root = Path::new("/ws");
         let paths = watched(root);
-        for expected in ["functions", "infra", "xtask", "Cargo.toml", "Cargo.lock"] {
+        for expected in [
+            "functions",
+            "infra/src",
+            "infra/stages",
+            "xtask/src",
+            "Cargo.toml",
+            "Cargo.lock",
+        ] {
             assert!(
                 paths.contains(&root.join(expected)),
                 "{expected} not watched"
             );
         }
+        assert!(!paths.contains(&root.join("xtask/tests")));
     }
 
     #[tokio::test]

@@ -291,3 +291,69 @@ async fn a_renamed_stage_is_refused_with_a_restart_hint() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn after_a_synth_removed_the_unpacked_binaries_a_reload_restores_them() {
+    bounded(async {
+        // Unpacked into the assembly's own `.dev`, as without `DevOptions::unpacked`.
+        let asm = Assembly::standard("reload-unpacked").write_with(true);
+        let gw = asm.start().await;
+        let mut client = connect(&gw.url()).await;
+        let first = pid_of(&mut client, "echo").await;
+
+        // What a synth does to the folder: the unpacked binaries are gone.
+        std::fs::remove_dir_all(asm.dir.join(".dev")).unwrap();
+        let report = gw.reload().expect("the reload succeeds");
+        assert!(report.is_empty(), "{report:?}");
+        assert_eq!(
+            pid_of(&mut client, "echo").await,
+            first,
+            "the pool was replaced"
+        );
+
+        // A second process starts while the first is busy.
+        send(
+            &mut client,
+            json!({"action": "echo", "do": "pid", "ms": 500}).to_string(),
+        )
+        .await;
+        let second = pid_of(&mut client, "echo").await;
+        let busy: u32 = next_text(&mut client).await.parse().unwrap();
+        assert_eq!(busy, first);
+        assert_ne!(second, first);
+        gw.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unpack_folder_of_its_own_is_used_and_pruned_at_start() {
+    bounded(async {
+        let asm = Assembly::standard("own-unpacked").write_with(true);
+        let unpacked = asm.dir.with_extension("unpacked");
+        let _ = std::fs::remove_dir_all(&unpacked);
+        let stale = unpacked.join("f".repeat(64));
+        std::fs::create_dir_all(&stale).unwrap();
+        std::fs::write(stale.join("bootstrap"), "an earlier build").unwrap();
+
+        let gw = xtask::gateway::start(xtask::gateway::DevOptions {
+            unpacked: Some(unpacked.clone()),
+            ..asm.options()
+        })
+        .await
+        .expect("the gateway starts");
+        assert!(!stale.exists(), "the stale binary was kept");
+        assert!(!asm.dir.join(".dev").exists(), "unpacked into the assembly");
+        let sha256 = asm.manifest()["functions"][0]["sha256"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(unpacked.join(&sha256).join("bootstrap").is_file());
+
+        let mut client = connect(&gw.url()).await;
+        assert_eq!(env_of(&mut client, "echo").await["FROM_TEMPLATE"], "Main");
+        gw.shutdown().await;
+        std::fs::remove_dir_all(&unpacked).unwrap();
+    })
+    .await;
+}

@@ -1,4 +1,5 @@
-//! Unpacks each function's `bootstrap` from its zip into `<assembly>/.dev/<sha256>/`, once.
+//! Unpacks each function's `bootstrap` from its zip into `<unpacked>/<sha256>/`, once
+//! (`<unpacked>` is `<assembly>/.dev` unless `DevOptions::unpacked` says otherwise).
 
 use std::fs;
 use std::io::Read;
@@ -13,6 +14,7 @@ use super::template::FunctionSpec;
 /// Path of the function's executable, unpacked if it is not cached yet.
 pub fn unpack(
     assembly: &Path,
+    unpacked: &Path,
     manifest: &AssetManifest,
     function: &FunctionSpec,
 ) -> Result<PathBuf> {
@@ -33,7 +35,7 @@ pub fn unpack(
             asset.architecture
         );
     }
-    let dir = assembly.join(".dev").join(&asset.sha256);
+    let dir = unpacked.join(&asset.sha256);
     let target = dir.join("bootstrap");
     if target.is_file() {
         return Ok(target);
@@ -59,4 +61,25 @@ pub fn unpack(
     fs::set_permissions(&partial, fs::Permissions::from_mode(0o755))?;
     fs::rename(&partial, &target)?;
     Ok(target)
+}
+
+/// Removes the unpacked binaries of zips `manifest` does not name (earlier builds).
+pub fn prune(unpacked: &Path, manifest: &AssetManifest) -> Result<()> {
+    let entries = match fs::read_dir(unpacked) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", unpacked.display())),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let named = manifest
+            .functions
+            .iter()
+            .any(|f| path.file_name() == Some(std::ffi::OsStr::new(&f.sha256)));
+        if !named && path.is_dir() {
+            fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
 }

@@ -57,6 +57,10 @@ pub struct DevOptions {
     pub max_duration: Duration,
     /// Processes per function at most.
     pub max_concurrency: usize,
+    /// Where the functions' binaries are unpacked [default: `<assembly>/.dev`]. A folder of its
+    /// own outside the assembly keeps them across a synth (which replaces the assembly
+    /// folder), and is pruned at start of binaries the assembly no longer names.
+    pub unpacked: Option<PathBuf>,
 }
 
 impl DevOptions {
@@ -70,6 +74,7 @@ impl DevOptions {
             idle_timeout: Duration::from_secs(10 * 60),
             max_duration: Duration::from_secs(2 * 60 * 60),
             max_concurrency: 10,
+            unpacked: None,
         }
     }
 }
@@ -103,6 +108,7 @@ struct Deployment {
 /// What `reload` needs to read the assembly again the way `start` did.
 struct Source {
     assembly: PathBuf,
+    unpacked: PathBuf,
     stage: Option<String>,
     management: String,
     max_concurrency: usize,
@@ -233,8 +239,15 @@ pub async fn start(opts: DevOptions) -> Result<Gateway> {
     } else {
         addr
     };
+    if let Some(unpacked) = &opts.unpacked {
+        bootstrap::prune(unpacked, &manifest)?;
+    }
     let source = Source {
         assembly: opts.assembly.clone(),
+        unpacked: opts
+            .unpacked
+            .clone()
+            .unwrap_or_else(|| opts.assembly.join(".dev")),
         stage: opts.stage.clone(),
         management: format!("http://{addr}/{}", model.stage),
         max_concurrency: opts.max_concurrency,

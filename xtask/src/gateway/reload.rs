@@ -91,8 +91,8 @@ pub(super) struct Pools {
 
 impl Source {
     /// A pool for each function a route invokes: `current`'s when its spec is unchanged, a new
-    /// one otherwise. Every bootstrap is unpacked (unless cached): a synth replaces the whole
-    /// assembly folder, unpacked binaries included, and a kept pool still starts processes.
+    /// one otherwise. Every bootstrap is unpacked unless cached: a synth replaces the whole
+    /// assembly folder, `.dev` included, and a kept pool still starts processes.
     pub(super) fn pools(
         &self,
         model: &ApiModel,
@@ -106,7 +106,7 @@ impl Source {
                 continue;
             }
             let spec = &model.functions[&route.function];
-            let bootstrap = bootstrap::unpack(&self.assembly, manifest, spec)?;
+            let bootstrap = bootstrap::unpack(&self.assembly, &self.unpacked, manifest, spec)?;
             let why = match current.get(&route.function) {
                 Some(pool) if pool.spec == *spec => {
                     pools.insert(route.function.clone(), pool.clone());
