@@ -133,6 +133,32 @@ fn parse_status_bytes(status: &str, field: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// CPU time (user + system) a process has used so far, in seconds.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks = parse_stat_ticks(&stat)?;
+    Some(ticks as f64 / clock_ticks_per_second())
+}
+
+/// utime + stime from /proc/<pid>/stat (fields 14 and 15; the name, field 2, may hold spaces
+/// and parentheses, so fields are counted after its closing one).
+fn parse_stat_ticks(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn clock_ticks_per_second() -> f64 {
+    Cmd::new("getconf")
+        .arg("CLK_TCK")
+        .read()
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
 /// The PIDs of a process's children (all its threads' children).
 pub fn child_pids(pid: u32) -> Vec<u32> {
     let mut pids = Vec::new();
@@ -162,6 +188,13 @@ mod tests {
         assert_eq!(parse_status_bytes(status, "VmHWM"), Some(5 << 20));
         assert_eq!(parse_status_bytes(status, "VmRSS"), Some(4 << 20));
         assert_eq!(parse_status_bytes(status, "VmSwap"), None);
+    }
+
+    #[test]
+    fn stat_ticks_skip_a_name_with_spaces() {
+        let stat = "42 (my (odd) name) S 1 42 42 0 -1 4194304 100 0 0 0 7 5 0 0 20 0 1 0";
+        assert_eq!(parse_stat_ticks(stat), Some(12));
+        assert_eq!(parse_stat_ticks("42 (x) S 1"), None);
     }
 
     #[test]

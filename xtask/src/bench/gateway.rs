@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::Ctx;
-use super::children::{Guard, child_pids, proc_status_bytes};
+use super::children::{Guard, child_pids, cpu_seconds, proc_status_bytes};
 use super::figures::Unit;
 use super::report::{Section, Table};
 use super::stats::Samples;
@@ -23,6 +23,7 @@ struct Measured {
     round_trips: Samples,
     throughput: Samples,
     rss_start: u64,
+    cpu: CpuPerEcho,
     idle: Idle,
 }
 
@@ -108,16 +109,61 @@ fn measure(
     // A short unmeasured round: the gateway starts its function processes on demand.
     runtime.block_on(wsload::throughput(url, CLIENTS, 10))?;
     let mut rates = Vec::new();
+    let cpu_before = Cpu::of(pid);
     for _ in 0..plan.rounds {
         rates.push(runtime.block_on(wsload::throughput(url, CLIENTS, plan.per_client))?);
     }
+    let echoes = (plan.rounds * CLIENTS * plan.per_client) as f64;
+    let cpu = Cpu::of(pid).per_echo_since(&cpu_before, echoes);
     let idle = measure_idle(runtime, url, pid)?;
     Ok(Measured {
         round_trips: Samples::from_durations(&round_trips).context("no round trips")?,
         throughput: Samples::new(rates).context("no rounds")?,
         rss_start,
+        cpu,
         idle,
     })
+}
+
+/// CPU seconds used so far by the server process and by each of its children.
+struct Cpu {
+    server: f64,
+    children: Vec<(u32, f64)>,
+}
+
+/// CPU time per echo during the throughput rounds, in ms.
+#[derive(Debug, Clone, Copy)]
+struct CpuPerEcho {
+    server: f64,
+    children: f64,
+}
+
+impl Cpu {
+    fn of(pid: u32) -> Cpu {
+        Cpu {
+            server: cpu_seconds(pid).unwrap_or(0.0),
+            children: child_pids(pid)
+                .into_iter()
+                .filter_map(|c| Some((c, cpu_seconds(c)?)))
+                .collect(),
+        }
+    }
+
+    /// Children started since `before` count from zero.
+    fn per_echo_since(&self, before: &Cpu, echoes: f64) -> CpuPerEcho {
+        let children: f64 = self
+            .children
+            .iter()
+            .map(|(pid, now)| {
+                let then = before.children.iter().find(|(p, _)| p == pid);
+                now - then.map_or(0.0, |(_, t)| *t)
+            })
+            .sum();
+        CpuPerEcho {
+            server: (self.server - before.server) * 1000.0 / echoes,
+            children: children * 1000.0 / echoes,
+        }
+    }
 }
 
 /// Resident memory of the server process, and of its children, with `IDLE` connections held.
@@ -181,7 +227,9 @@ fn section(
              `{}`. **Round trip**: one client, {} messages one after another after {} \
              unmeasured. **Throughput**: {CLIENTS} clients at once, each sending its next \
              message when the previous echo arrives, {} messages each ({} in all) per round; \
-             {} round(s) after an unmeasured one. **Idle connections**: {IDLE} connections \
+             {} round(s) after an unmeasured one; the CPU time (user + system, from /proc) the server \
+             process and its function processes used in those rounds, per echo, says where \
+             the time goes. **Idle connections**: {IDLE} connections \
              opened (50 at a time, each through `$connect`) and held; memory is the server \
              process's `VmRSS` from /proc, the gateway's function processes counted apart.",
             ctx.host,
@@ -208,6 +256,18 @@ fn section(
             false,
         );
     }
+    for (id, m) in [("gateway", gw), ("floor", floor)] {
+        section.figure(
+            format!("gateway.throughput.{id}.server_cpu_per_echo_ms"),
+            m.cpu.server,
+            Unit::Ms,
+        );
+    }
+    section.figure(
+        "gateway.throughput.gateway.functions_cpu_per_echo_ms",
+        gw.cpu.children,
+        Unit::Ms,
+    );
     let p50_ratio = gw.round_trips.median() / floor.round_trips.median();
     section.figure("gateway.roundtrip.p50_vs_floor", p50_ratio, Unit::Times);
     let rate_ratio = floor.throughput.median() / gw.throughput.median();
@@ -218,7 +278,15 @@ fn section(
     );
 
     let mut rtt = Table::new(&["round trip", "min", "p50", "p99", "max", "p50 / floor's"]);
-    let mut rate = Table::new(&["throughput", "min", "median", "max", "floor's / this"]);
+    let mut rate = Table::new(&[
+        "throughput",
+        "min",
+        "median",
+        "max",
+        "floor's / this",
+        "CPU per echo: server",
+        "CPU per echo: functions",
+    ]);
     for (label, m) in [("local gateway", gw), ("floor", floor)] {
         let s = &m.round_trips;
         rtt.row(vec![
@@ -236,6 +304,12 @@ fn section(
             Unit::PerSecond.show(t.median()),
             Unit::PerSecond.show(t.max()),
             Unit::Times.show(floor.throughput.median() / t.median()),
+            Unit::Ms.show(m.cpu.server),
+            if label == "floor" {
+                "none".to_owned()
+            } else {
+                Unit::Ms.show(m.cpu.children)
+            },
         ]);
     }
     section.tables.push(rtt);
