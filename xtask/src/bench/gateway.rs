@@ -231,7 +231,9 @@ fn section(
              process and its function processes used in those rounds, per echo, says where \
              the time goes. **Idle connections**: {IDLE} connections \
              opened (50 at a time, each through `$connect`) and held; memory is the server \
-             process's `VmRSS` from /proc, the gateway's function processes counted apart.",
+             process's `VmRSS` from /proc, the gateway's function processes counted apart. \
+             The xtask binary, and so the gateway and the floor, is a {} build in this run \
+             (`cargo xtask` builds the dev profile, unoptimized).",
             ctx.host,
             std::thread::available_parallelism().map_or(1, |n| n.get()),
             wsload::MESSAGE,
@@ -239,7 +241,12 @@ fn section(
             plan.warmup,
             plan.per_client,
             plan.per_client * CLIENTS,
-            plan.rounds
+            plan.rounds,
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
         ),
     );
     for (id, m) in [("gateway", gw), ("floor", floor)] {
