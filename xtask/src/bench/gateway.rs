@@ -232,8 +232,8 @@ fn section(
              the time goes. **Idle connections**: {IDLE} connections \
              opened (50 at a time, each through `$connect`) and held; memory is the server \
              process's `VmRSS` from /proc, the gateway's function processes counted apart. \
-             The xtask binary, and so the gateway and the floor, is a {} build in this run \
-             (`cargo xtask` builds the dev profile, unoptimized).",
+             The xtask binary, and so the gateway and the floor, is {} build in this run \
+             (`cargo xtask` builds the `xtask` profile: opt-level 2, no debug assertions).",
             ctx.host,
             std::thread::available_parallelism().map_or(1, |n| n.get()),
             wsload::MESSAGE,
@@ -243,9 +243,9 @@ fn section(
             plan.per_client * CLIENTS,
             plan.rounds,
             if cfg!(debug_assertions) {
-                "debug"
+                "an unoptimized"
             } else {
-                "release"
+                "an optimized"
             }
         ),
     );
