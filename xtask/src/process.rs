@@ -3,6 +3,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -94,6 +95,25 @@ impl Cmd {
         Ok(())
     }
 
+    /// Runs with the terminal's stdin and stderr, passing each stdout line through `on_line`
+    /// (which prints it, or not) as it comes; fails on a non-zero exit.
+    pub fn run_lines(&self, mut on_line: impl FnMut(&str)) -> Result<()> {
+        let mut child = self
+            .command()
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.spawn_error(e))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        for line in BufReader::new(stdout).lines() {
+            on_line(&line.with_context(|| format!("cannot read what `{self}` printed"))?);
+        }
+        let status = child.wait().with_context(|| format!("`{self}` was lost"))?;
+        if !status.success() {
+            bail!("`{self}` failed ({status})");
+        }
+        Ok(())
+    }
+
     /// Runs capturing stdout and stderr, whatever the exit status.
     pub fn output(&self) -> Result<Output> {
         self.command()
@@ -164,6 +184,22 @@ mod tests {
             .to_string();
         assert!(err.contains("cannot run `wsecho-no-such-program`"), "{err}");
         assert!(err.ends_with("install it with X"), "{err}");
+    }
+
+    #[test]
+    fn run_lines_sees_every_line_and_the_exit_status() {
+        let mut seen = Vec::new();
+        Cmd::new("sh")
+            .args(["-c", "echo one; echo two"])
+            .run_lines(|l| seen.push(l.to_owned()))
+            .unwrap();
+        assert_eq!(seen, ["one", "two"]);
+        let err = Cmd::new("sh")
+            .args(["-c", "echo three; exit 4"])
+            .run_lines(|_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exit status: 4"), "{err}");
     }
 
     #[test]

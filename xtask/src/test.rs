@@ -58,7 +58,72 @@ pub fn run(opts: &TestOptions) -> Result<()> {
     for (var, path) in &tools {
         cargo = cargo.env(var, path);
     }
-    cargo
-        .run()
-        .context("some tests failed (see above); rerun one with `cargo xtask test -- NAME`")
+    let mut totals = Totals::default();
+    let ran = cargo.run_lines(|line| {
+        println!("{line}");
+        totals.add(line);
+    });
+    // One closing line for the whole run: cargo's own last lines are per test binary.
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.ignored
+    );
+    ran.context("some tests failed (see above); rerun one with `cargo xtask test -- NAME`")?;
+    if totals.passed == 0 {
+        anyhow::bail!("cargo test ran no test: is the filter after `--` right?");
+    }
+    Ok(())
+}
+
+/// Sums cargo test's `test result:` lines.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Totals {
+    fn add(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(count) = count.parse::<u64>() else {
+                continue;
+            };
+            match label {
+                "passed" => self.passed += count,
+                "failed" => self.failed += count,
+                "ignored" => self.ignored += count,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_add_up_cargo_result_lines_and_nothing_else() {
+        let mut t = Totals::default();
+        t.add("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.02s");
+        t.add("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.00s");
+        t.add("test something ... ok");
+        t.add("running 5 tests");
+        assert_eq!(
+            t,
+            Totals {
+                passed: 15,
+                failed: 2,
+                ignored: 1
+            }
+        );
+    }
 }
