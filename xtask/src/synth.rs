@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use anyhow::Result;
+use cargo_metadata::Metadata;
 use clap::ValueEnum;
 use infra::assets::{Architecture, AssetManifest, MANIFEST_FILE};
 use infra::config::StageConfig;
@@ -37,7 +38,7 @@ pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
     let metadata = workspace::metadata()?;
     let target_dir: PathBuf = metadata.target_directory.clone().into();
     let assets_dir = build::default_out(&target_dir, arch);
-    let manifest = fresh_assets(&assets_dir, arch)?;
+    let manifest = fresh_assets(&metadata, &assets_dir, arch)?;
 
     let started = Instant::now();
     let synthesized = infra::stack::ws_echo(&config, &manifest)?;
@@ -98,10 +99,14 @@ pub fn load_stage(stage: &str) -> Result<StageConfig> {
 
 /// The manifest of `assets_dir`, building first when it is missing or older than any source
 /// of the functions: a no-op `synth` doesn't pay for four cargo invocations.
-fn fresh_assets(assets_dir: &Path, arch: Architecture) -> Result<AssetManifest> {
+fn fresh_assets(
+    metadata: &Metadata,
+    assets_dir: &Path,
+    arch: Architecture,
+) -> Result<AssetManifest> {
     let manifest_path = assets_dir.join(MANIFEST_FILE);
     if let Ok(manifest) = AssetManifest::read(&manifest_path)
-        && is_fresh(&manifest_path, &manifest)?
+        && is_fresh(metadata, &manifest_path, &manifest)?
     {
         return Ok(manifest);
     }
@@ -114,14 +119,21 @@ fn fresh_assets(assets_dir: &Path, arch: Architecture) -> Result<AssetManifest> 
     .manifest)
 }
 
-fn is_fresh(manifest_path: &Path, manifest: &AssetManifest) -> Result<bool> {
+fn is_fresh(metadata: &Metadata, manifest_path: &Path, manifest: &AssetManifest) -> Result<bool> {
     let built_at = fs::metadata(manifest_path)?.modified()?;
     let root = workspace::root();
-    let functions = workspace::functions(&workspace::metadata()?)?;
+    let functions = workspace::functions(metadata)?;
     let same_set = functions.len() == manifest.functions.len()
         && functions
             .iter()
             .all(|f| manifest.function(&f.package).is_some());
+    let zips_there = manifest
+        .functions
+        .iter()
+        .all(|f| manifest_path.with_file_name(&f.zip).is_file());
+    if !zips_there {
+        return Ok(false);
+    }
     if !same_set {
         return Ok(false);
     }
