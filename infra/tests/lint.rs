@@ -13,27 +13,15 @@ use infra::constructs::function::{Assets, FunctionProps, LambdaFunction};
 use infra::constructs::stage::StageProps;
 use infra::constructs::websocket_api::{RouteOptions, WebSocketApi, WebSocketApiProps};
 use infra::resources::apigatewayv2::LoggingLevel as StageLoggingLevel;
-use infra::template::{Parameter, ParameterType};
 use infra::{Stack, Template};
 
-use common::{manifest, run, stage, temp_dir, tool, write};
+use common::{assets_bucket, manifest, run, stage, temp_dir, tool, write};
 
 /// A small stack with a two-way route, built from the constructs directly.
 fn two_way_stack() -> Template {
     let manifest = manifest();
     let mut stack = Stack::new("wsecho-twoway");
-    let bucket = stack
-        .add_parameter(
-            &stack.root().child("AssetsBucket"),
-            Parameter {
-                type_name: ParameterType::String,
-                description: "assets".into(),
-                allowed_pattern: None,
-                constraint_description: None,
-                default: None,
-            },
-        )
-        .unwrap();
+    let bucket = assets_bucket(&mut stack);
     let assets = Assets {
         manifest: &manifest,
         bucket: bucket.reference(),

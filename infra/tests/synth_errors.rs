@@ -10,25 +10,9 @@ use infra::constructs::websocket_api::{RouteOptions, WebSocketApi, WebSocketApiP
 use infra::resources::apigatewayv2::LoggingLevel;
 use infra::resources::iam::Role;
 use infra::resources::lambda::Permission;
-use infra::template::{Param, Parameter, ParameterType};
 use infra::{Stack, SynthError};
 
-use common::{manifest, manifest_with, stage};
-
-fn bucket(stack: &mut Stack) -> infra::intrinsics::Handle<Param> {
-    stack
-        .add_parameter(
-            &stack.root().child("AssetsBucket"),
-            Parameter {
-                type_name: ParameterType::String,
-                description: "assets".into(),
-                allowed_pattern: None,
-                constraint_description: None,
-                default: None,
-            },
-        )
-        .unwrap()
-}
+use common::{assets_bucket, manifest, manifest_with, stage};
 
 fn api(stack: &mut Stack) -> WebSocketApi {
     WebSocketApi::new(
@@ -55,7 +39,7 @@ fn api(stack: &mut Stack) -> WebSocketApi {
 /// Adds the bucket parameter and one function (one per stack: the parameter is claimed once).
 fn function(stack: &mut Stack, name: &str, package: &str) -> Result<LambdaFunction, SynthError> {
     let manifest = manifest();
-    let bucket = bucket(stack).reference();
+    let bucket = assets_bucket(stack).reference();
     LambdaFunction::new(
         stack,
         name,

@@ -33,9 +33,13 @@ pub fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>> {
 
 /// Lower-case hex sha256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex of a digest (S3 keys and asset names spell hashes this way).
+pub fn hex(bytes: &[u8]) -> String {
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
         hex.push_str(&format!("{byte:02x}"));
     }
     hex

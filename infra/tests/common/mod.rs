@@ -6,8 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use infra::Stack;
 use infra::assets::{Architecture, AssetManifest, FunctionAsset, MANIFEST_VERSION};
 use infra::config::{StageConfig, stage_file};
+use infra::intrinsics::Handle;
+use infra::template::{Param, Parameter, ParameterType};
 use sha2::{Digest, Sha256};
 
 pub const PACKAGES: [&str; 4] = ["connect", "default", "disconnect", "echo"];
@@ -103,4 +106,20 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// The `AssetsBucket` parameter, for stacks a test builds from the constructs directly.
+pub fn assets_bucket(stack: &mut Stack) -> Handle<Param> {
+    stack
+        .add_parameter(
+            &stack.root().child("AssetsBucket"),
+            Parameter {
+                type_name: ParameterType::String,
+                description: "assets".into(),
+                allowed_pattern: None,
+                constraint_description: None,
+                default: None,
+            },
+        )
+        .unwrap()
 }

@@ -96,7 +96,7 @@ fn upload(aws: &Aws, assembly: &Assembly, bucket: &str, key: &str) -> Result<()>
     let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     // The key promises these bytes: a zip changed since synth must not go up under it.
     let digest = Sha256::digest(&bytes);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::bundle::hex(&digest);
     if hex != asset.sha256 {
         bail!(
             "{} does not match its name (sha256 {hex}): the assembly changed after synth; \
@@ -136,7 +136,7 @@ fn upload(aws: &Aws, assembly: &Assembly, bucket: &str, key: &str) -> Result<()>
 pub fn upload_template(aws: &Aws, bucket: &str, assembly: &Assembly) -> Result<String> {
     let text = &assembly.template_text;
     let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::bundle::hex(&digest);
     let key = format!("templates/{hex}.json");
     let there = match aws.call("s3api", "head-object", &["--bucket", bucket, "--key", &key]) {
         Ok(_) => true,
