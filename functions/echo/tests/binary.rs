@@ -49,6 +49,10 @@ async fn the_binary_echoes_through_the_override_endpoint() {
         .collect();
     assert_eq!(sent.len(), 2, "{:#?}", run.logs);
     assert_eq!(sent[0]["connection_id"], "CX1a2cOoDoECIbQ=");
+    // One line per echo at the default level: the reply line names the route and request.
+    let info = run.logs.iter().filter(|line| line["level"] == "INFO");
+    assert_eq!(info.count(), 2, "{:#?}", run.logs);
+    assert_eq!(sent[0]["route_key"], "echo");
 }
 
 #[tokio::test]

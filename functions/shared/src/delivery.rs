@@ -48,7 +48,14 @@ pub async fn reply_to_sender(
     };
     match outcome {
         Ok(()) => {
-            tracing::info!(connection_id, size, endpoint, "reply sent");
+            tracing::info!(
+                connection_id,
+                request_id = info.request_id.as_deref(),
+                route_key = info.route_key.as_deref(),
+                size,
+                endpoint,
+                "reply sent"
+            );
             response::ok()
         }
         Err(PostError::Gone) => {

@@ -9,7 +9,7 @@ use aws_sdk_apigatewaymanagement::config::http::HttpResponse;
 use aws_sdk_apigatewaymanagement::config::retry::RetryConfig;
 use aws_sdk_apigatewaymanagement::config::timeout::TimeoutConfig;
 use aws_sdk_apigatewaymanagement::config::{
-    BehaviorVersion, Config, Credentials, Region, SharedHttpClient,
+    BehaviorVersion, Config, Credentials, Region, SharedHttpClient, StalledStreamProtectionConfig,
 };
 use aws_sdk_apigatewaymanagement::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
@@ -187,6 +187,9 @@ impl Management {
                     .operation_timeout(Duration::from_secs(8))
                     .build(),
             )
+            // A reply is at most 128 KB and every attempt has the timeout above: the
+            // per-stream throughput watch adds work to each call and catches nothing more.
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
             .build()
     }
 

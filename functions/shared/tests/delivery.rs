@@ -60,7 +60,16 @@ async fn a_reply_is_posted_signed_to_the_connection() {
         recorded[0].header("x-amz-security-token"),
         Some("wsecho-test-session")
     );
-    assert_eq!(log_with(&lines, "reply sent")["level"], "INFO");
+    // One INFO line per delivered reply, saying which message it answers.
+    let sent = log_with(&lines, "reply sent");
+    assert_eq!(sent["level"], "INFO");
+    assert_eq!(sent["route_key"], "echo");
+    assert_eq!(sent["request_id"], "CX1bKGbYDoEFuJg=");
+    assert_eq!(
+        lines.iter().filter(|l| l["level"] == "INFO").count(),
+        1,
+        "{lines:#?}"
+    );
 }
 
 #[tokio::test]
