@@ -97,7 +97,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let result = run(Cli::parse());
+    // The local gateway's last lines, before anything this prints.
+    xtask::gateway::log::flush();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // The whole chain, one cause a line, without a backtrace: these are user-facing.

@@ -76,9 +76,13 @@ impl Watcher {
         Ok(Watcher { paths, last })
     }
 
-    /// The files edited, added or removed since the last call (or `new`).
-    pub fn poll(&mut self) -> Result<Vec<PathBuf>> {
-        let now = Fingerprint::of(&self.paths)?;
+    /// The files edited, added or removed since the last call (or `new`). The `stat`s run on
+    /// the blocking pool: the gateway's event loop is a single thread.
+    pub async fn poll(&mut self) -> Result<Vec<PathBuf>> {
+        let paths = self.paths.clone();
+        let now = tokio::task::spawn_blocking(move || Fingerprint::of(&paths))
+            .await
+            .context("polling the sources panicked")??;
         let changed = now.changed_since(&self.last);
         self.last = now;
         Ok(changed)
@@ -90,7 +94,7 @@ impl Watcher {
         let started = Instant::now();
         while started.elapsed() < MAX_SETTLE {
             tokio::time::sleep(QUIET).await;
-            let more = self.poll()?;
+            let more = self.poll().await?;
             if more.is_empty() {
                 break;
             }
@@ -115,7 +119,7 @@ pub async fn run(gateway: &Gateway, synth: SynthOptions) -> Result<()> {
     );
     loop {
         tokio::time::sleep(POLL).await;
-        let changed = match watcher.poll() {
+        let changed = match watcher.poll().await {
             Ok(changed) if changed.is_empty() => continue,
             Ok(changed) => watcher.settle(changed).await,
             Err(e) => Err(e),
@@ -280,7 +284,7 @@ mod tests {
         std::fs::create_dir_all(lib.parent().unwrap()).unwrap();
         std::fs::write(&lib, "fn a() {}").unwrap();
         let mut watcher = Watcher::new(vec![dir.path().join("functions")]).unwrap();
-        assert_eq!(watcher.poll().unwrap(), Vec::<PathBuf>::new());
+        assert_eq!(watcher.poll().await.unwrap(), Vec::<PathBuf>::new());
 
         let touched = std::time::SystemTime::now() + Duration::from_secs(2);
         std::fs::File::options()
@@ -289,11 +293,11 @@ mod tests {
             .unwrap()
             .set_modified(touched)
             .unwrap();
-        let changed = watcher.poll().unwrap();
+        let changed = watcher.poll().await.unwrap();
         assert_eq!(changed, vec![lib.clone()]);
         let settled = watcher.settle(changed).await.unwrap();
         assert_eq!(settled, vec![lib]);
-        assert_eq!(watcher.poll().unwrap(), Vec::<PathBuf>::new());
+        assert_eq!(watcher.poll().await.unwrap(), Vec::<PathBuf>::new());
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod connections;
 mod events;
 mod ids;
 mod intrinsics;
-pub(crate) mod log;
+pub mod log;
 mod management;
 mod pool;
 mod reload;

@@ -34,6 +34,28 @@ fn tool(var: &str) -> PathBuf {
     }
 }
 
+/// A minimal AWS query-protocol POST (moto routes it by the credential scope and ignores the
+/// signature); returns the status line.
+fn raw_post(addr: &SocketAddr, service: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=AKIDWARMUP/20260101/{REGION}/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let exchange = || -> std::io::Result<String> {
+        let mut stream = TcpStream::connect_timeout(addr, Duration::from_secs(5))?;
+        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+        stream.write_all(request.as_bytes())?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response)?;
+        let text = String::from_utf8_lossy(&response);
+        Ok(text.lines().next().unwrap_or_default().to_owned())
+    };
+    exchange().unwrap_or_else(|e| format!("no answer: {e}"))
+}
+
 pub fn aws_cli() -> PathBuf {
     tool("WSECHO_AWS")
 }
@@ -95,7 +117,32 @@ impl Moto {
             );
             thread::sleep(Duration::from_millis(100));
         }
+        moto.warm_up(&addr);
         moto
+    }
+
+    /// Loads the STS and CloudFormation backends one after the other. moto imports a backend
+    /// on its first request; a deploy's first calls (credentials, stacks) come in parallel,
+    /// and two first imports at once can fail inside moto with a 500 (seen under load).
+    fn warm_up(&self, addr: &SocketAddr) {
+        for (service, action, version) in [
+            ("sts", "GetCallerIdentity", "2011-06-15"),
+            ("cloudformation", "DescribeStacks", "2010-05-15"),
+        ] {
+            let mut status = String::new();
+            for _ in 0..5 {
+                status = raw_post(addr, service, &format!("Action={action}&Version={version}"));
+                if status.contains(" 200 ") {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(200));
+            }
+            assert!(
+                status.contains(" 200 "),
+                "moto did not answer {service} {action} with 200 ({status}); its log:\n{}",
+                fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
     }
 
     /// Options for the library: this endpoint, throwaway credentials, no user config.
