@@ -4,8 +4,9 @@
 //! largest dependency of connect and disconnect.
 
 use tracing::Subscriber;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
 
 /// Installs the JSON subscriber on stdout at the level of [`level_from_env`].
 pub fn init() {
@@ -44,4 +45,8 @@ where
         .with_max_level(level)
         .with_writer(writer)
         .finish()
+        // Lines carry no span data (above), so spans are switched off where they are created:
+        // lambda_runtime opens one per invocation, which the subscriber would otherwise store
+        // and format for nothing.
+        .with(filter_fn(|metadata| metadata.is_event()))
 }

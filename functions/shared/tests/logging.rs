@@ -51,3 +51,19 @@ async fn each_event_is_one_flat_json_object() {
     assert!(line["timestamp"].is_string());
     assert!(line.get("fields").is_none(), "fields are flattened");
 }
+
+#[tokio::test]
+async fn spans_are_switched_off_and_events_inside_them_still_log() {
+    let (disabled, lines) = logs::capture(async {
+        // What lambda_runtime opens around each invocation.
+        let span = tracing::info_span!("Lambda runtime invoke", requestId = "request-1");
+        let _entered = span.enter();
+        tracing::info!("inside the invocation");
+        span.is_disabled()
+    })
+    .await;
+    assert!(disabled, "spans are created disabled");
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(lines[0]["message"], "inside the invocation");
+    assert!(!lines[0].to_string().contains("request-1"), "{}", lines[0]);
+}
