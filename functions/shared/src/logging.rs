@@ -47,6 +47,10 @@ where
         .finish()
         // Lines carry no span data (above), so spans are switched off where they are created:
         // lambda_runtime opens one per invocation, which the subscriber would otherwise store
-        // and format for nothing.
-        .with(filter_fn(|metadata| metadata.is_event()))
+        // and format for nothing. The level hint keeps every callsite below `level` (the SDK
+        // and hyper have many) switched off statically, as without this filter.
+        .with(
+            filter_fn(move |metadata| metadata.is_event() && *metadata.level() <= level)
+                .with_max_level_hint(level),
+        )
 }
