@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -110,11 +110,12 @@ fn measure(
     runtime.block_on(wsload::throughput(url, CLIENTS, 10))?;
     let mut rates = Vec::new();
     let cpu_before = Cpu::of(pid);
+    let started = Instant::now();
     for _ in 0..plan.rounds {
         rates.push(runtime.block_on(wsload::throughput(url, CLIENTS, plan.per_client))?);
     }
     let echoes = (plan.rounds * CLIENTS * plan.per_client) as f64;
-    let cpu = Cpu::of(pid).per_echo_since(&cpu_before, echoes);
+    let cpu = Cpu::of(pid).per_echo_since(&cpu_before, echoes, started.elapsed());
     let idle = measure_idle(runtime, url, pid)?;
     Ok(Measured {
         round_trips: Samples::from_durations(&round_trips).context("no round trips")?,
@@ -125,22 +126,28 @@ fn measure(
     })
 }
 
-/// CPU seconds used so far by the server process and by each of its children.
+/// CPU seconds used so far by the server process, by each of its children, and by this
+/// process (the clients: during the throughput rounds nothing else runs in it).
 struct Cpu {
     server: f64,
     children: Vec<(u32, f64)>,
+    clients: f64,
 }
 
-/// CPU time per echo during the throughput rounds, in ms.
+/// CPU time per echo during the throughput rounds, in ms, and how many CPUs were busy with
+/// it all (server, functions and clients) on average.
 #[derive(Debug, Clone, Copy)]
 struct CpuPerEcho {
     server: f64,
     children: f64,
+    clients: f64,
+    busy_cpus: f64,
 }
 
 impl Cpu {
     fn of(pid: u32) -> Cpu {
         Cpu {
+            clients: cpu_seconds(std::process::id()).unwrap_or(0.0),
             server: cpu_seconds(pid).unwrap_or(0.0),
             children: child_pids(pid)
                 .into_iter()
@@ -150,7 +157,7 @@ impl Cpu {
     }
 
     /// Children started since `before` count from zero.
-    fn per_echo_since(&self, before: &Cpu, echoes: f64) -> CpuPerEcho {
+    fn per_echo_since(&self, before: &Cpu, echoes: f64, wall: Duration) -> CpuPerEcho {
         let children: f64 = self
             .children
             .iter()
@@ -159,9 +166,13 @@ impl Cpu {
                 now - then.map_or(0.0, |(_, t)| *t)
             })
             .sum();
+        let server = self.server - before.server;
+        let clients = self.clients - before.clients;
         CpuPerEcho {
-            server: (self.server - before.server) * 1000.0 / echoes,
+            server: server * 1000.0 / echoes,
             children: children * 1000.0 / echoes,
+            clients: clients * 1000.0 / echoes,
+            busy_cpus: (server + children + clients) / wall.as_secs_f64().max(1e-9),
         }
     }
 }
@@ -228,14 +239,14 @@ fn section(
              unmeasured. **Throughput**: {CLIENTS} clients at once, each sending its next \
              message when the previous echo arrives, {} messages each ({} in all) per round; \
              {} round(s) after an unmeasured one; the CPU time (user + system, from /proc) the server \
-             process and its function processes used in those rounds, per echo, says where \
-             the time goes. **Idle connections**: {IDLE} connections \
+             process, its function processes and the clients used in those rounds, per echo, \
+             says where the time goes, and \"CPUs busy\" whether the CPUs were the limit. **Idle connections**: {IDLE} connections \
              opened (50 at a time, each through `$connect`) and held; memory is the server \
              process's `VmRSS` from /proc, the gateway's function processes counted apart. \
              The xtask binary, and so the gateway and the floor, is {} build in this run \
              (`cargo xtask` builds the `xtask` profile: opt-level 2, no debug assertions).",
             ctx.host,
-            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpus(),
             wsload::MESSAGE,
             plan.n,
             plan.warmup,
@@ -275,6 +286,18 @@ fn section(
         gw.cpu.children,
         Unit::Ms,
     );
+    for (id, m) in [("gateway", gw), ("floor", floor)] {
+        section.figure(
+            format!("gateway.throughput.{id}.clients_cpu_per_echo_ms"),
+            m.cpu.clients,
+            Unit::Ms,
+        );
+        section.figure(
+            format!("gateway.throughput.{id}.busy_cpus"),
+            m.cpu.busy_cpus,
+            Unit::Count,
+        );
+    }
     let p50_ratio = gw.round_trips.median() / floor.round_trips.median();
     section.figure("gateway.roundtrip.p50_vs_floor", p50_ratio, Unit::Times);
     let rate_ratio = floor.throughput.median() / gw.throughput.median();
@@ -293,6 +316,8 @@ fn section(
         "floor's / this",
         "CPU per echo: server",
         "CPU per echo: functions",
+        "CPU per echo: clients",
+        "CPUs busy",
     ]);
     for (label, m) in [("local gateway", gw), ("floor", floor)] {
         let s = &m.round_trips;
@@ -317,6 +342,8 @@ fn section(
             } else {
                 Unit::Ms.show(m.cpu.children)
             },
+            Unit::Ms.show(m.cpu.clients),
+            format!("{:.2} of {}", m.cpu.busy_cpus, cpus()),
         ]);
     }
     section.tables.push(rtt);
@@ -395,4 +422,8 @@ fn section(
             .display()
     ));
     section
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
