@@ -9,7 +9,7 @@ use infra::assets::Architecture;
 use xtask::bench::{self, BenchArgs};
 use xtask::build::{self, BuildOptions};
 use xtask::deploy;
-use xtask::deploy::cli::{BootstrapArgs, DeployArgs, DestroyArgs, DiffArgs};
+use xtask::deploy::cli::{BootstrapArgs, DeployArgs, DestroyArgs, DiffArgs, GcArgs};
 use xtask::dev::{self, DevArgs};
 use xtask::schema;
 use xtask::synth::{self, AssemblyArgs, Format, SynthOptions};
@@ -85,6 +85,15 @@ enum Command {
         #[command(flatten)]
         args: BootstrapArgs,
     },
+    /// Delete the zips no stack in the region references from the assets bucket (older than
+    /// --keep-days).
+    Gc {
+        /// The stage whose region to clean when --region and AWS_REGION don't say.
+        #[arg(long, default_value = "dev")]
+        stage: String,
+        #[command(flatten)]
+        args: GcArgs,
+    },
     /// Write infra/stages/stage.schema.json, the JSON Schema of stage files.
     Schema,
     /// Run the stack locally: the real functions behind an API Gateway WebSocket emulator.
@@ -153,6 +162,10 @@ fn run(cli: Cli) -> Result<()> {
             let region = synth::load_stage(&stage)?.region().to_owned();
             let bucket = deploy::bootstrap(&region, &args.options())?;
             println!("{bucket}");
+        }
+        Command::Gc { stage, args } => {
+            let region = synth::load_stage(&stage)?.region().to_owned();
+            deploy::gc(&region, &args.options())?;
         }
         Command::Schema => schema::write()?,
         Command::Dev(args) => dev::run(&args)?,

@@ -96,3 +96,40 @@ fn a_missing_cli_fails_with_a_non_zero_exit() {
     assert!(!out.status.success());
     assert!(text(&out).contains("install the AWS CLI"), "{}", text(&out));
 }
+
+#[test]
+fn gc_from_the_command_line_lists_refuses_without_yes_then_deletes() {
+    let moto = Moto::start();
+    let boot = xtask(&moto, &["bootstrap", "--yes"]);
+    assert!(boot.status.success(), "{}", text(&boot));
+    let bucket = String::from_utf8_lossy(&boot.stdout)
+        .lines()
+        .last()
+        .expect("bootstrap prints the bucket")
+        .trim()
+        .to_owned();
+    // A zip no stack names (left by an earlier deploy).
+    let stray = format!("{}.zip", "ab".repeat(32));
+    moto.aws(&["s3api", "put-object", "--bucket", &bucket, "--key", &stray]);
+
+    let kept = xtask(&moto, &["gc", "--yes"]);
+    assert!(kept.status.success(), "{}", text(&kept));
+    assert!(text(&kept).contains("nothing to delete"), "{}", text(&kept));
+
+    let listed = xtask(&moto, &["gc", "--keep-days", "0", "--dry-run"]);
+    assert!(listed.status.success(), "{}", text(&listed));
+    assert!(text(&listed).contains(&stray), "{}", text(&listed));
+
+    let refused = xtask(&moto, &["gc", "--keep-days", "0"]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("without --yes") && text(&refused).contains("--dry-run"),
+        "{}",
+        text(&refused)
+    );
+    assert!(moto.bucket_keys(&bucket).contains(&stray));
+
+    let deleted = xtask(&moto, &["gc", "--keep-days", "0", "--yes"]);
+    assert!(deleted.status.success(), "{}", text(&deleted));
+    assert!(!moto.bucket_keys(&bucket).contains(&stray));
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{AwsOptions, BootstrapOptions, DeployOptions, DestroyOptions, DiffOptions};
+use super::{AwsOptions, BootstrapOptions, DeployOptions, DestroyOptions, DiffOptions, GcOptions};
 
 /// Where and as whom to call AWS.
 #[derive(Debug, Clone, Args)]
@@ -128,6 +128,32 @@ impl BootstrapArgs {
             aws: self.aws.options(),
             yes: self.yes,
             timeout: self.aws.timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GcArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Delete without asking; required when stdin is not a terminal (CI).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Only list what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep unreferenced assets younger than this many days (in-flight deploys, rollbacks).
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub keep_days: u64,
+}
+
+impl GcArgs {
+    pub fn options(&self) -> GcOptions {
+        GcOptions {
+            aws: self.aws.options(),
+            yes: self.yes,
+            keep_days: self.keep_days,
+            dry_run: self.dry_run,
         }
     }
 }

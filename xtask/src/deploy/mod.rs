@@ -1,4 +1,5 @@
-//! `deploy`, `diff`, `destroy` and `bootstrap`: an assembly to AWS through the user's AWS CLI.
+//! `deploy`, `diff`, `destroy`, `bootstrap` and `gc`: an assembly to AWS through the user's
+//! AWS CLI.
 //!
 //! deploy = check credentials → make sure the assets bucket exists (toolkit stack) → upload
 //! the zips the bucket lacks → change set → summary → confirm → execute with live events →
@@ -15,6 +16,7 @@ mod destroy;
 mod diff;
 mod events;
 mod flow;
+mod gc;
 pub mod outputs;
 mod requirements;
 mod stack;
@@ -36,6 +38,7 @@ use bootstrap::{bootstrap_with, bucket_exists};
 pub use destroy::{destroy, read_stack_info};
 pub use diff::diff;
 use flow::{Applied, Prepared, Target};
+pub use gc::{GcOptions, GcReport, gc};
 pub use outputs::{Output, Outputs};
 
 /// How long a stack operation may take before we stop waiting (it goes on in AWS).

@@ -8,7 +8,7 @@
 mod bootstrap;
 mod connections;
 mod events;
-mod ids;
+pub(crate) mod ids;
 mod intrinsics;
 pub mod log;
 mod management;

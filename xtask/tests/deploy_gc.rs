@@ -1,0 +1,108 @@
+//! `gc` end to end: the real AWS CLI against a real moto server on 127.0.0.1. Deploys the
+//! dev stack, replaces one function's code, and checks what the collection keeps and deletes.
+
+#[path = "deploy_harness/mod.rs"]
+mod harness;
+
+use harness::{Moto, PACKAGES, write_assembly};
+use xtask::assembly::Assembly;
+use xtask::deploy::{self, GcOptions, GcReport};
+
+fn gc(moto: &Moto, keep_days: u64, dry_run: bool) -> GcReport {
+    deploy::gc(
+        harness::REGION,
+        &GcOptions {
+            aws: moto.aws_options(),
+            yes: true,
+            keep_days,
+            dry_run,
+        },
+    )
+    .expect("gc")
+}
+
+#[test]
+fn only_old_assets_no_stack_names_are_deleted() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let assembly = write_assembly(dir.path());
+    let first = deploy::deploy(&assembly, &moto.deploy_options()).expect("the first deploy");
+    let bucket = first.assets_bucket.expect("an assets bucket");
+    let echo = harness::function_logical_id(&assembly, "echo");
+    let old_key = assembly
+        .function_code_keys()
+        .into_iter()
+        .find_map(|(id, key)| (id == echo).then_some(key))
+        .expect("echo's first zip");
+    let new_key = harness::change_function_code(dir.path(), "echo");
+    deploy::deploy(&Assembly::read(dir.path()).unwrap(), &moto.deploy_options())
+        .expect("the update");
+    // Something in the bucket that is not ours, and another stack (not a wsecho stage) that
+    // names the old zip.
+    moto.aws(&[
+        "s3api",
+        "put-object",
+        "--bucket",
+        &bucket,
+        "--key",
+        "notes.txt",
+    ]);
+    let other = serde_json::json!({"Resources": {"Handle": {
+        "Type": "AWS::CloudFormation::WaitConditionHandle",
+        "Metadata": {"Code": old_key},
+    }}})
+    .to_string();
+    moto.aws(&[
+        "cloudformation",
+        "create-stack",
+        "--stack-name",
+        "not-a-stage",
+        "--template-body",
+        &other,
+    ]);
+
+    // Everything is a few seconds old: the default age limit keeps it all.
+    let young = gc(&moto, 7, false);
+    assert_eq!(young.bucket.as_deref(), Some(bucket.as_str()));
+    assert!(young.unreferenced.is_empty(), "{young:?}");
+    assert!(!young.deleted);
+    assert_eq!(young.referenced.len(), PACKAGES.len() + 1, "{young:?}");
+
+    // Named by the other stack: kept at any age.
+    let named = gc(&moto, 0, false);
+    assert!(named.referenced.contains(&old_key), "{named:?}");
+    assert!(named.unreferenced.is_empty(), "{named:?}");
+
+    moto.aws(&[
+        "cloudformation",
+        "delete-stack",
+        "--stack-name",
+        "not-a-stage",
+    ]);
+    let dry = gc(&moto, 0, true);
+    assert_eq!(dry.unreferenced, vec![old_key.clone()], "{dry:?}");
+    assert!(!dry.deleted);
+    assert!(moto.bucket_keys(&bucket).contains(&old_key));
+
+    let collected = gc(&moto, 0, false);
+    assert_eq!(collected.unreferenced, vec![old_key.clone()]);
+    assert!(collected.deleted);
+    let keys = moto.bucket_keys(&bucket);
+    assert!(!keys.contains(&old_key), "{keys:?}");
+    assert!(keys.contains(&new_key), "{keys:?}");
+    assert!(keys.contains(&"notes.txt".to_owned()), "{keys:?}");
+    assert_eq!(keys.len(), PACKAGES.len() + 1, "{keys:?}");
+    // The deployed stack still has all its code: a redeploy uploads nothing.
+    let again = deploy::deploy(&Assembly::read(dir.path()).unwrap(), &moto.deploy_options())
+        .expect("a redeploy");
+    assert!(again.uploaded.is_empty(), "{:?}", again.uploaded);
+
+    assert!(gc(&moto, 0, false).unreferenced.is_empty());
+}
+
+#[test]
+fn without_a_toolkit_stack_there_is_nothing_to_collect() {
+    let moto = Moto::start();
+    let report = gc(&moto, 0, false);
+    assert_eq!(report, GcReport::default());
+}
