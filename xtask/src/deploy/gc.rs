@@ -191,21 +191,25 @@ fn list_objects(aws: &Aws, bucket: &str) -> Result<Vec<Object>> {
         .collect())
 }
 
-/// Every stack in the region that is not deleted.
+/// Every stack in the region that has a template: not deleted, and not one whose first
+/// change set was never executed (`REVIEW_IN_PROGRESS`, e.g. a declined first deploy).
 fn stack_names(aws: &Aws) -> Result<Vec<String>> {
     let listed = aws
         .call(
             "cloudformation",
             "describe-stacks",
-            &["--query", "Stacks[].StackName"],
+            &["--query", "Stacks[].[StackName, StackStatus]"],
         )
         .context("cannot list the stacks")?;
     Ok(listed
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
+        .filter_map(|pair| {
+            let name = pair.get(0)?.as_str()?;
+            let status = pair.get(1).and_then(Value::as_str).unwrap_or_default();
+            (status != "REVIEW_IN_PROGRESS").then(|| name.to_owned())
+        })
         .collect())
 }
 
