@@ -15,8 +15,12 @@ use super::ids;
 /// instant for a person, long enough to batch a busy second's lines into few writes.
 const GATHER: Duration = Duration::from_millis(2);
 
+/// Lines waiting beyond this are dropped (and counted) rather than held: a stderr nobody
+/// reads must not grow the gateway's memory without bound.
+const MAX_PENDING: usize = 8 << 20;
+
 struct Sink {
-    pending: Mutex<Vec<u8>>,
+    pending: Mutex<Pending>,
     arrived: Condvar,
     /// Held while writing, so `flush` returns only once earlier lines are out.
     writing: Mutex<()>,
@@ -26,10 +30,41 @@ struct Sink {
 
 static SINK: OnceLock<&'static Sink> = OnceLock::new();
 
+#[derive(Default)]
+struct Pending {
+    lines: Vec<u8>,
+    dropped: u64,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.lines.is_empty() && self.dropped == 0
+    }
+
+    /// Appends a line, or counts it as dropped once `max` bytes wait.
+    fn push(&mut self, max: usize, now_ms: u64, source: &str, text: &str) {
+        if self.lines.len() < max {
+            append(&mut self.lines, now_ms, source, text);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// The bytes to write, with a line saying how many were dropped; leaves `self` empty.
+    fn take(&mut self, now_ms: u64) -> Vec<u8> {
+        let Pending { mut lines, dropped } = std::mem::take(self);
+        if dropped > 0 {
+            let text = format!("{dropped} log line(s) dropped: stderr did not keep up");
+            append(&mut lines, now_ms, "gateway", &text);
+        }
+        lines
+    }
+}
+
 fn sink() -> &'static Sink {
     SINK.get_or_init(|| {
         let sink: &'static Sink = Box::leak(Box::new(Sink {
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(Pending::default()),
             arrived: Condvar::new(),
             writing: Mutex::new(()),
             batching: AtomicBool::new(true),
@@ -65,10 +100,10 @@ fn writer(sink: &'static Sink) {
 
 fn write_pending(sink: &Sink) {
     let _writing = lock(&sink.writing);
-    let batch = std::mem::take(&mut *lock(&sink.pending));
-    if !batch.is_empty() {
+    let lines = lock(&sink.pending).take(ids::now_ms());
+    if !lines.is_empty() {
         // A closed stderr must not take the gateway down.
-        let _ = std::io::stderr().lock().write_all(&batch);
+        let _ = std::io::stderr().lock().write_all(&lines);
     }
 }
 
@@ -82,7 +117,7 @@ pub fn line(source: &str, text: &str) {
     let was_empty = {
         let mut pending = lock(&sink.pending);
         let was_empty = pending.is_empty();
-        append(&mut pending, ids::now_ms(), source, text);
+        pending.push(MAX_PENDING, ids::now_ms(), source, text);
         was_empty
     };
     if !sink.batching.load(Ordering::Relaxed) {
@@ -134,10 +169,28 @@ mod tests {
     }
 
     #[test]
+    fn lines_beyond_the_limit_are_counted_and_reported() {
+        let mut pending = Pending::default();
+        for i in 0..5 {
+            pending.push(60, 1_795_544_400_012, "message", &format!("line {i}"));
+        }
+        let text = String::from_utf8(pending.take(1_795_544_400_013)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[1].ends_with("line 1"), "{text}");
+        assert_eq!(
+            lines[2],
+            "18:20:00.013      gateway | 3 log line(s) dropped: stderr did not keep up"
+        );
+        assert!(pending.is_empty());
+        assert!(pending.take(0).is_empty());
+    }
+
+    #[test]
     fn flush_writes_out_everything_logged_before_it() {
         line("test", "one");
         line("test", "two");
         flush();
-        assert!(lock(&sink().pending).is_empty());
+        assert!(lock(&sink().pending).lines.is_empty());
     }
 }
