@@ -161,6 +161,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bootstrap { stage, args } => {
             let region = synth::load_stage(&stage)?.region().to_owned();
             let bucket = deploy::bootstrap(&region, &args.options())?;
+            // Only the name on stdout, for scripts: `BUCKET=$(cargo xtask bootstrap --yes)`.
             println!("{bucket}");
         }
         Command::Gc { stage, args } => {

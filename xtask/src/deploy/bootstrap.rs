@@ -14,7 +14,7 @@ pub fn bootstrap(region: &str, opts: &BootstrapOptions) -> Result<String> {
     let aws = Aws::new(&opts.aws, region);
     login(&aws, toolkit::TOOLKIT_STACK)?;
     let bucket = bootstrap_with(&aws, opts.yes, opts.timeout)?;
-    println!("assets bucket: {bucket}");
+    eprintln!("[bootstrap] assets bucket: {bucket}");
     Ok(bucket)
 }
 
