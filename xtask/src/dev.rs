@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use infra::assets::Architecture;
 
+use crate::assembly::Assembly;
 use crate::gateway::{self, DevOptions};
 use crate::synth::{self, Format, SynthOptions};
 use crate::{watch, workspace};
@@ -45,13 +46,11 @@ pub fn run(args: &DevArgs) -> Result<()> {
     // Its own folder: a local assembly (this machine's architecture) never replaces the one
     // `deploy` would send.
     let target_dir: PathBuf = workspace::metadata()?.target_directory.into();
-    let out = target_dir
-        .join("assembly")
-        .join(format!("{}-local", args.stage));
+    let out = Assembly::default_dir(&target_dir, &format!("{}-local", args.stage));
     let synth_options = SynthOptions {
         stage: args.stage.clone(),
         format: Format::Json,
-        out: Some(out),
+        out: Some(out.clone()),
         arch: Some(arch),
     };
     let assembly = synth::synth(&synth_options)?;
@@ -65,11 +64,7 @@ pub fn run(args: &DevArgs) -> Result<()> {
         max_duration: Duration::from_secs(args.max_duration),
         max_concurrency: args.max_concurrency,
         // Beside the assembly, not in it: a synth (`--watch`) replaces the assembly folder.
-        unpacked: Some(
-            target_dir
-                .join("assembly")
-                .join(format!(".{}-local.unpacked", args.stage)),
-        ),
+        unpacked: Some(out.with_file_name(format!(".{}-local.unpacked", args.stage))),
     };
     let ready = |running: &gateway::Running| {
         println!("{}", running.banner());

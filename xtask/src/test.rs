@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use clap::Args;
 use infra::assets::Architecture;
 
-use crate::build;
 use crate::process::Cmd;
 use crate::synth::{self, Format, SynthOptions};
 use crate::tools;
@@ -45,14 +44,14 @@ pub fn run(opts: &TestOptions) -> Result<()> {
         out: Some(target_dir.join("assembly").join("test")),
         arch: Some(arch),
     })?;
-    let assets = build::default_out(&target_dir, arch).join(infra::assets::MANIFEST_FILE);
 
     eprintln!("[test] cargo test --workspace");
     let mut cargo = Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["test", "--workspace", "--no-fail-fast"])
         .arg("--")
         .args(&opts.cargo_test_args)
-        .env("WSECHO_ASSETS", &assets)
+        // The assembly holds the zips it names, beside its `assets.json`.
+        .env("WSECHO_ASSETS", assembly.join(infra::assets::MANIFEST_FILE))
         .env("WSECHO_ASSEMBLY", &assembly)
         .current_dir(workspace::root());
     for (var, path) in &tools {

@@ -230,7 +230,10 @@ mod tests {
 
     #[test]
     fn a_missing_stage_file_is_a_clear_error() {
-        let dir = std::env::temp_dir().join(format!("wsecho-synth-bin-{}", std::process::id()));
+        // Its own existing folder: the failed run must leave no template in it.
+        let dir =
+            std::env::temp_dir().join(format!("wsecho-synth-bin-missing-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
         let parsed = Some(Args {
             stage_file: dir.join("nope.yaml"),
             assets: dir.join("assets.json"),
@@ -241,5 +244,6 @@ mod tests {
             _ => panic!("a missing stage file must fail"),
         }
         assert!(!dir.join("template.json").exists());
+        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -150,13 +150,17 @@ fn parse_stat_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Asked once: readings are taken at the edges of timed windows.
 fn clock_ticks_per_second() -> f64 {
-    Cmd::new("getconf")
-        .arg("CLK_TCK")
-        .read()
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(100.0)
+    static TICKS: std::sync::LazyLock<f64> = std::sync::LazyLock::new(|| {
+        Cmd::new("getconf")
+            .arg("CLK_TCK")
+            .read()
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(100.0)
+    });
+    *TICKS
 }
 
 /// The PIDs of a process's children (all its threads' children).

@@ -21,13 +21,14 @@ pub fn decide(yes: bool, stdin_is_terminal: bool) -> Decision {
 }
 
 /// `Ok(true)` to go ahead, `Ok(false)` when the user said no; an error when nobody can be
-/// asked. `action` completes "refusing to …" (e.g. "change stack wsecho-dev").
-pub fn confirm(question: &str, action: &str, yes: bool) -> Result<bool> {
+/// asked. `action` completes "refusing to …" (e.g. "change stack wsecho-dev"); `review` says
+/// how to see what would happen (e.g. "review the changes with `cargo xtask diff`").
+pub fn confirm(question: &str, action: &str, review: &str, yes: bool) -> Result<bool> {
     match decide(yes, io::stdin().is_terminal()) {
         Decision::Proceed => Ok(true),
         Decision::Refuse => bail!(
             "refusing to {action} without --yes: stdin is not a terminal, so nobody can \
-             confirm (review the changes with `cargo xtask diff`, then run again with --yes)"
+             confirm ({review}, then run again with --yes)"
         ),
         Decision::Ask => {
             eprint!("{question} [y/N] ");

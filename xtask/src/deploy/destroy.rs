@@ -39,6 +39,7 @@ pub fn destroy(stack_info: &StackInfo, opts: &DestroyOptions) -> Result<()> {
                     s.status
                 ),
                 &format!("delete stack {stack_name}"),
+                "check the stage and region named above",
                 opts.yes,
             )? {
                 eprintln!("[destroy] not deleted");
@@ -73,6 +74,7 @@ fn destroy_toolkit(aws: &Aws, opts: &DestroyOptions) -> Result<()> {
             aws.target()
         ),
         "delete the assets bucket",
+        "every stage's stack in this region deploys from it",
         opts.yes,
     )? {
         return Ok(());
@@ -119,6 +121,11 @@ fn empty_bucket(aws: &Aws, bucket: &str) -> Result<()> {
         "[destroy] emptying {bucket} ({} object versions)",
         objects.len()
     );
+    delete_objects(aws, bucket, &objects)
+}
+
+/// `delete-objects` for `{"Key": …[, "VersionId": …]}` entries, 500 (S3's limit) per call.
+pub(super) fn delete_objects(aws: &Aws, bucket: &str, objects: &[Value]) -> Result<()> {
     for chunk in objects.chunks(500) {
         let delete = serde_json::json!({"Objects": chunk, "Quiet": true}).to_string();
         aws.call(

@@ -72,11 +72,6 @@ fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> 
         }
     };
     let mut target = app_target(assembly, bucket.as_deref())?;
-    if let Some(bucket) = &bucket
-        && assembly.template_text.len() > MAX_TEMPLATE_BODY
-    {
-        target.template_url = Some(assets::upload_template(&aws, bucket, assembly)?);
-    }
     let deployed = match deployed {
         Some(t) => t,
         None => stack::template(&aws, stack_name)?,
@@ -86,6 +81,13 @@ fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> 
         && flow::same_parameters(&existing.parameters, &target.parameters)
     {
         return Ok(no_changes());
+    }
+    // Only a change set needs the template in the bucket: a diff that finds nothing uploads
+    // nothing.
+    if let Some(bucket) = &bucket
+        && assembly.template_text.len() > MAX_TEMPLATE_BODY
+    {
+        target.template_url = Some(assets::upload_template(&aws, bucket, assembly)?);
     }
     match flow::propose(&aws, &target, Kind::Update, Some(&deployed), opts.timeout)? {
         None => Ok(no_changes()),

@@ -163,6 +163,7 @@ pub fn apply(
     let go = confirm(
         &format!("Deploy these changes to {stack_name}?"),
         &format!("change stack {stack_name}"),
+        "review the changes with `cargo xtask diff`",
         yes,
     );
     match go {

@@ -13,14 +13,13 @@
 //! until the bucket's lifecycle rule expires it (30 days).
 
 use std::collections::BTreeSet;
-use std::io::IsTerminal as _;
 use std::thread;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::aws::Aws;
-use super::{confirm, login, toolkit};
+use super::{confirm, destroy, login, toolkit};
 use crate::build::human_size;
 
 /// How many `get-template` calls run at once (each is an AWS CLI process).
@@ -118,38 +117,25 @@ pub fn gc(region: &str, opts: &GcOptions) -> Result<GcReport> {
         eprintln!("[gc] dry run: nothing deleted");
         return Ok(report);
     }
-    if !opts.yes && !std::io::stdin().is_terminal() {
-        bail!(
-            "refusing to delete {} unreferenced asset(s) without --yes: stdin is not a \
-             terminal, so nobody can confirm (see them with `cargo xtask gc --dry-run`, then \
-             run again with --yes)",
-            report.unreferenced.len()
-        );
-    }
     if !confirm::confirm(
         &format!(
             "Delete these {} asset(s) from {bucket}?",
             report.unreferenced.len()
         ),
-        "delete unreferenced assets",
+        &format!("delete {} unreferenced asset(s)", report.unreferenced.len()),
+        "see them with `cargo xtask gc --dry-run`",
         opts.yes,
     )? {
         eprintln!("[gc] nothing deleted");
         return Ok(report);
     }
-    for chunk in report.unreferenced.chunks(500) {
-        let objects: Vec<Value> = chunk
-            .iter()
-            .map(|key| serde_json::json!({ "Key": key }))
-            .collect();
-        let delete = serde_json::json!({ "Objects": objects, "Quiet": true }).to_string();
-        aws.call(
-            "s3api",
-            "delete-objects",
-            &["--bucket", &bucket, "--delete", &delete],
-        )
+    let objects: Vec<Value> = report
+        .unreferenced
+        .iter()
+        .map(|key| serde_json::json!({ "Key": key }))
+        .collect();
+    destroy::delete_objects(&aws, &bucket, &objects)
         .with_context(|| format!("cannot delete unreferenced assets from {bucket}"))?;
-    }
     report.deleted = true;
     eprintln!(
         "[gc] deleted {} asset(s) ({}); the bucket keeps them as noncurrent versions until its \

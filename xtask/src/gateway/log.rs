@@ -99,11 +99,15 @@ fn writer(sink: &'static Sink) {
 }
 
 fn write_pending(sink: &Sink) {
+    write_pending_to(sink, std::io::stderr().lock());
+}
+
+fn write_pending_to(sink: &Sink, mut out: impl Write) {
     let _writing = lock(&sink.writing);
     let lines = lock(&sink.pending).take(ids::now_ms());
     if !lines.is_empty() {
         // A closed stderr must not take the gateway down.
-        let _ = std::io::stderr().lock().write_all(&lines);
+        let _ = out.write_all(&lines);
     }
 }
 
@@ -113,7 +117,10 @@ fn append(buffer: &mut Vec<u8>, now_ms: u64, source: &str, text: &str) {
 }
 
 pub fn line(source: &str, text: &str) {
-    let sink = sink();
+    record(sink(), source, text);
+}
+
+fn record(sink: &Sink, source: &str, text: &str) {
     let was_empty = {
         let mut pending = lock(&sink.pending);
         let was_empty = pending.is_empty();
@@ -187,10 +194,22 @@ mod tests {
     }
 
     #[test]
-    fn flush_writes_out_everything_logged_before_it() {
-        line("test", "one");
-        line("test", "two");
-        flush();
-        assert!(lock(&sink().pending).lines.is_empty());
+    fn a_write_carries_every_line_logged_before_it_in_order() {
+        let sink = Sink {
+            pending: Mutex::new(Pending::default()),
+            arrived: Condvar::new(),
+            writing: Mutex::new(()),
+            batching: AtomicBool::new(true),
+        };
+        record(&sink, "test", "one");
+        record(&sink, "test", "two");
+        let mut out = Vec::new();
+        write_pending_to(&sink, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].ends_with("test | one"), "{text}");
+        assert!(lines[1].ends_with("test | two"), "{text}");
+        assert!(lock(&sink.pending).is_empty());
     }
 }

@@ -22,9 +22,6 @@ use super::template::FunctionSpec;
 /// Lambda gives a runtime 10 s to initialise before its first invocation.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Linux's errno for "Text file busy".
-const ETXTBSY: i32 = 26;
-
 /// Why an invocation produced no response: API Gateway answers all of these with
 /// "Internal server error".
 #[derive(Debug)]
@@ -265,7 +262,7 @@ impl Pool {
                 Ok(child) => break child,
                 // "Text file busy": another thread forked while the binary was being written
                 // (another gateway in this process unpacking it). It passes within moments.
-                Err(e) if e.raw_os_error() == Some(ETXTBSY) && attempt < 20 => {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 20 => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }

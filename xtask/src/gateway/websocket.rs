@@ -23,10 +23,10 @@ use super::connections::{Connection, Outbound};
 use super::events::{self, ConnectionInfo};
 use super::ids;
 use super::log::log;
-use super::pool::Failure;
+use super::pool::{Failure, Pool};
 use super::server::text;
 use super::template::Route;
-use super::{Deployment, FRAME_LIMIT, MESSAGE_LIMIT, Shared};
+use super::{FRAME_LIMIT, MESSAGE_LIMIT, Shared};
 
 /// tungstenite's advice for many connections; messages larger than this take a few reads.
 const READ_BUFFER: usize = 4 * 1024;
@@ -95,7 +95,7 @@ pub async fn upgrade(
         );
         let pool = &deployment.pools[&route.function];
         let started = Instant::now();
-        let result = invoke(&shared, &deployment, route, event).await;
+        let result = invoke(&shared, pool, route, event).await;
         let took = started.elapsed();
         let refusal = match result {
             Ok(body) => {
@@ -314,7 +314,7 @@ async fn disconnect(shared: &Shared, connection: &Connection, code: u16, reason:
     let pool = &deployment.pools[&route.function];
     let event = events::disconnect(&connection.info, &ids::aws_id(), code, reason);
     let started = Instant::now();
-    let result = invoke(shared, &deployment, route, event).await;
+    let result = invoke(shared, pool, route, event).await;
     let took = started.elapsed().as_millis();
     match result {
         Ok(body) => log!(
@@ -355,7 +355,7 @@ async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
     let pool = &deployment.pools[&route.function];
     let event = events::message(&connection.info, &route.key, &request_id, body);
     let started = Instant::now();
-    let result = invoke(shared, &deployment, route, event).await;
+    let result = invoke(shared, pool, route, event).await;
     let took = started.elapsed().as_millis();
     match result {
         Ok(response) => {
@@ -396,11 +396,11 @@ async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
 /// `$disconnect`'s, which shutdown waits for.
 async fn invoke(
     shared: &Shared,
-    deployment: &Deployment,
+    pool: &Arc<Pool>,
     route: &Route,
     event: Value,
 ) -> Result<Bytes, Failure> {
-    let pool = deployment.pools[&route.function].clone();
+    let pool = pool.clone();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let task = async move {
         let _ = tx.send(pool.invoke(Bytes::from(event.to_string())).await);
