@@ -7,7 +7,6 @@
 //! - `constructs`: function, WebSocket API, stage, account role.
 //! - `stack`: the wsEcho stack and the toolkit stack; `config`: stage files.
 
-pub mod assets;
 pub mod config;
 pub mod construct;
 pub mod constructs;

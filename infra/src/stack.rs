@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::assets::AssetManifest;
 use crate::config::{LoggingLevel as ConfigLoggingLevel, StageConfig};
 use crate::construct::{Stack, Synthesized};
 use crate::constructs::account::ApiGatewayAccount;
@@ -20,6 +19,7 @@ use crate::resources::s3::{
     VersioningStatus,
 };
 use crate::template::{Output, Parameter, ParameterType};
+use assembly::AssetManifest;
 
 /// The template parameter naming the bucket that holds the function zips.
 pub const ASSETS_BUCKET_PARAMETER: &str = "AssetsBucket";

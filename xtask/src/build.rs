@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use infra::assets::{Architecture, AssetManifest, FunctionAsset, MANIFEST_FILE, MANIFEST_VERSION};
+use assembly::{
+    Architecture, AssetManifest, FunctionAsset, MANIFEST_FILE, MANIFEST_VERSION, write_atomically,
+};
 
-use crate::bundle;
 use crate::process::Cmd;
 use crate::tools;
 use crate::workspace::{self, FunctionCrate};
+use assembly::bundle;
 
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -57,14 +59,14 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
             "[build] {} ({}, release, {})",
             function.package,
             opts.arch,
-            opts.arch.rust_target()
+            rust_target(opts.arch)
         );
         let started = Instant::now();
         // One package per cargo call: features unify only within a call, so `connect` is not
         // built with the SDK that `echo` turns on in `shared`.
         Cmd::new(&cargo_lambda)
             .args(["lambda", "build", "--release", "--quiet"])
-            .args(["--target", opts.arch.rust_target()])
+            .args(["--target", rust_target(opts.arch)])
             .args(["--compiler", "cargo-zigbuild"])
             // Our [profile.release] is tuned on purpose; don't let cargo-lambda override it.
             .arg("--disable-optimizations")
@@ -141,7 +143,7 @@ pub fn package(
         )
     })?;
     let zip = bundle::zip_bootstrap(&binary)?;
-    let sha256 = bundle::sha256_hex(&zip);
+    let sha256 = assembly::sha256_hex(&zip);
     let file = PathBuf::from(format!("{sha256}.zip"));
     let zip_path = out.join(&file);
     // Content-addressed: an existing file with this name already has these bytes.
@@ -202,15 +204,16 @@ fn prune(out: &Path, manifest: &AssetManifest) -> Result<()> {
     Ok(())
 }
 
-/// Writes to a temporary file beside `path`, then renames: readers never see half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))
+/// The Rust target triple Lambda's `provided.al2023` runtime runs.
+fn rust_target(arch: Architecture) -> &'static str {
+    match arch {
+        Architecture::Arm64 => "aarch64-unknown-linux-gnu",
+        Architecture::X86_64 => "x86_64-unknown-linux-gnu",
+    }
 }
 
 fn ensure_rust_target(arch: Architecture) -> Result<()> {
-    let triple = arch.rust_target();
+    let triple = rust_target(arch);
     let installed = Cmd::new("rustup")
         .args(["target", "list", "--installed"])
         .missing_hint(format!(

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use assembly::Architecture;
 use clap::Args;
-use infra::assets::Architecture;
 
-use crate::assembly::Assembly;
 use crate::gateway::{self, DevOptions};
 use crate::synth::{self, Format, SynthOptions};
 use crate::{watch, workspace};
+use assembly::Assembly;
 
 #[derive(Debug, Clone, Args)]
 pub struct DevArgs {

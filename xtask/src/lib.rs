@@ -1,10 +1,8 @@
 //! wsecho's tasks, as a library so integration tests can drive them; `main.rs` only parses
 //! the command line and dispatches here.
 
-pub mod assembly;
 pub mod bench;
 pub mod build;
-pub mod bundle;
 pub mod deploy;
 pub mod dev;
 pub mod gateway;

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use assembly::Architecture;
 use clap::{Parser, Subcommand};
-use infra::assets::Architecture;
 use xtask::bench::{self, BenchArgs};
 use xtask::build::{self, BuildOptions};
 use xtask::deploy;

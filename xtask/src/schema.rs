@@ -12,7 +12,7 @@ pub fn write() -> Result<()> {
         eprintln!("[schema] {} is up to date", path.display());
         return Ok(());
     }
-    crate::build::write_atomically(&path, schema.as_bytes())
+    assembly::write_atomically(&path, schema.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     eprintln!("[schema] wrote {}", path.display());
     Ok(())

@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use anyhow::Result;
+use assembly::{Architecture, AssetManifest, MANIFEST_FILE};
 use cargo_metadata::Metadata;
 use clap::ValueEnum;
-use infra::assets::{Architecture, AssetManifest, MANIFEST_FILE};
 use infra::config::StageConfig;
 
-use crate::assembly::{Assembly, NewAssembly, StackInfo};
 use crate::build::{self, BuildOptions};
 use crate::{sources, workspace};
+use assembly::{Assembly, NewAssembly, StackInfo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -173,7 +173,7 @@ impl AssemblyArgs {
                 arch: self.arch,
             })?,
         };
-        Assembly::read(&dir)
+        Ok(Assembly::read(&dir)?)
     }
 
     /// Where the stack goes, without building anything (for `destroy`).

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use assembly::Architecture;
 use clap::Args;
-use infra::assets::Architecture;
 
 use crate::process::Cmd;
 use crate::synth::{self, Format, SynthOptions};
@@ -51,7 +51,7 @@ pub fn run(opts: &TestOptions) -> Result<()> {
         .arg("--")
         .args(&opts.cargo_test_args)
         // The assembly holds the zips it names, beside its `assets.json`.
-        .env("WSECHO_ASSETS", assembly.join(infra::assets::MANIFEST_FILE))
+        .env("WSECHO_ASSETS", assembly.join(assembly::MANIFEST_FILE))
         .env("WSECHO_ASSEMBLY", &assembly)
         .current_dir(workspace::root());
     for (var, path) in &tools {

@@ -8,7 +8,7 @@ use std::fs::{self, File};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use infra::assets::AssetManifest;
+use assembly::AssetManifest;
 use xtask::build::{self, BuildOptions};
 use xtask::workspace;
 
@@ -56,7 +56,7 @@ fn rebuilding_unchanged_code_gives_identical_zips() {
         let second_zip = fs::read(out.join(&b.zip)).unwrap();
         assert_eq!(first_zip, second_zip, "{}: zips differ", a.package);
         // The key is the content's address.
-        assert_eq!(xtask::bundle::sha256_hex(&second_zip), b.sha256);
+        assert_eq!(assembly::sha256_hex(&second_zip), b.sha256);
         assert_eq!(b.zip.to_str().unwrap(), format!("{}.zip", b.sha256));
         assert_eq!(b.size, second_zip.len() as u64);
     }
@@ -77,7 +77,7 @@ fn set_modified(file: &std::path::Path, time: SystemTime) {
 #[test]
 fn an_unknown_package_is_refused_with_the_list() {
     let err = build::build(&BuildOptions {
-        arch: infra::assets::Architecture::X86_64,
+        arch: assembly::Architecture::X86_64,
         packages: vec!["no-such-function".into()],
         out: Some(std::env::temp_dir().join("wsecho-never-written")),
     })

@@ -18,9 +18,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::time::Instant;
 
+use assembly::{Assembly, OUTPUTS_FILE};
 use harness::{Moto, PACKAGES, code_sha256, function_logical_id, write_assembly};
 use serde_json::Value;
-use xtask::assembly::{Assembly, OUTPUTS_FILE};
 use xtask::deploy::{self, Outcome, changeset, toolkit};
 
 #[test]
@@ -463,7 +463,7 @@ fn a_template_too_big_to_send_inline_goes_through_the_bucket() {
     let bucket = report.assets_bucket.unwrap();
     let template_key = format!(
         "templates/{}.json",
-        xtask::bundle::sha256_hex(big.template_text.as_bytes())
+        assembly::sha256_hex(big.template_text.as_bytes())
     );
     assert!(
         moto.bucket_keys(&bucket).contains(&template_key),

@@ -7,9 +7,9 @@ mod harness;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
+use assembly::Assembly;
 use harness::{Moto, PACKAGES, function_logical_id, write_assembly};
 use serde_json::{Value, json};
-use xtask::assembly::Assembly;
 use xtask::deploy::{self, AwsOptions, Outcome};
 
 /// `CodeSha256` of every function of the stack, by logical ID.

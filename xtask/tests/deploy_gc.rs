@@ -4,8 +4,8 @@
 #[path = "deploy_harness/mod.rs"]
 mod harness;
 
+use assembly::Assembly;
 use harness::{Moto, PACKAGES, write_assembly};
-use xtask::assembly::Assembly;
 use xtask::deploy::{self, GcOptions, GcReport};
 
 fn gc(moto: &Moto, keep_days: u64, dry_run: bool) -> GcReport {
@@ -29,8 +29,7 @@ fn only_old_assets_no_stack_names_are_deleted() {
     let first = deploy::deploy(&assembly, &moto.deploy_options()).expect("the first deploy");
     let bucket = first.assets_bucket.expect("an assets bucket");
     let echo = harness::function_logical_id(&assembly, "echo");
-    let old_key = assembly
-        .function_code_keys()
+    let old_key = assembly::template::function_code_keys(&assembly.template)
         .into_iter()
         .find_map(|(id, key)| (id == echo).then_some(key))
         .expect("echo's first zip");

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::{fs, io};
 
-use infra::assets::AssetManifest;
+use assembly::AssetManifest;
 use infra::config::StageConfig;
 
 const USAGE: &str = "usage: synth --stage-file STAGE.yaml --assets assets.json --out DIR
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn synthesizes_the_dev_stage_into_template_json_and_nothing_else() {
-        use infra::assets::{Architecture, FunctionAsset, MANIFEST_VERSION};
+        use assembly::{Architecture, FunctionAsset, MANIFEST_VERSION};
         let dir = scratch("ok");
         let functions = ["connect", "default", "disconnect", "echo"]
             .iter()

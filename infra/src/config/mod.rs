@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 
-use crate::assets::Architecture;
+use assembly::Architecture;
 use serde::{Deserialize, Serialize};
 
 pub use error::ConfigError;
@@ -29,6 +29,7 @@ pub struct StageConfig {
     /// The AWS region to deploy to.
     pub region: Region,
     /// The Lambda architecture the functions are built for (`arm64` or `x86_64`).
+    #[schemars(with = "values::ArchitectureSchema")]
     pub architecture: Architecture,
     pub functions: FunctionsConfig,
     pub logs: LogsConfig,

@@ -274,7 +274,10 @@ checked_string!(
     "region must be an AWS region code such as `eu-west-1`"
 );
 
-impl JsonSchema for crate::assets::Architecture {
+/// The JSON Schema of [`assembly::Architecture`] (stage files name one).
+pub(crate) struct ArchitectureSchema;
+
+impl JsonSchema for ArchitectureSchema {
     fn schema_name() -> Cow<'static, str> {
         "Architecture".into()
     }

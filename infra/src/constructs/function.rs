@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::assets::AssetManifest;
 use crate::construct::{ConstructPath, Stack};
 use crate::error::SynthError;
 use crate::intrinsics::{Expr, Handle, Ref, attr};
@@ -13,6 +12,7 @@ use crate::resources::lambda::{
 use crate::resources::logs::LogGroup;
 use crate::template::Param;
 use crate::validate;
+use assembly::AssetManifest;
 
 /// Where function code comes from: the manifest's zips in the assets bucket.
 pub struct Assets<'a> {

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::assets::Architecture;
 use crate::intrinsics::{Expr, GetAtt, Ref, attr};
 use crate::resources::iam::Role;
 use crate::resources::logs::LogGroup;
 use crate::resources::resource;
 use crate::template::Param;
+use assembly::Architecture;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]

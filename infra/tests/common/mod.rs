@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use assembly::{Architecture, AssetManifest, FunctionAsset, MANIFEST_VERSION};
 use infra::Stack;
-use infra::assets::{Architecture, AssetManifest, FunctionAsset, MANIFEST_VERSION};
 use infra::config::{StageConfig, stage_file};
 use infra::intrinsics::Handle;
 use infra::template::{Param, Parameter, ParameterType};

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use infra::assets::Architecture;
+use assembly::Architecture;
 
 use super::Ctx;
 use super::figures::{Unit, check};

@@ -21,7 +21,7 @@ use super::children::{proc_status_bytes, tail};
 use super::figures::Unit;
 use super::report::{Section, Table, ms_cells};
 use super::stats::Samples;
-use crate::assembly::Assembly;
+use assembly::Assembly;
 
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
 /// The low end of published Node.js cold starts on Lambda (100–200 ms): cited, not measured.
@@ -46,14 +46,14 @@ pub fn unpack(assembly_dir: &Path, dir: &Path) -> Result<Vec<Function>> {
         let mut archive = zip::ZipArchive::new(file)
             .with_context(|| format!("{} is not a zip", zip_path.display()))?;
         let mut entry = archive
-            .by_name(crate::bundle::BOOTSTRAP)
+            .by_name(assembly::bundle::BOOTSTRAP)
             .with_context(|| format!("{} has no bootstrap", zip_path.display()))?;
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes)?;
         let out = dir.join(&asset.package);
         fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-        let binary = out.join(crate::bundle::BOOTSTRAP);
-        crate::build::write_atomically(&binary, &bytes)?;
+        let binary = out.join(assembly::bundle::BOOTSTRAP);
+        assembly::write_atomically(&binary, &bytes)?;
         fs::set_permissions(&binary, fs::Permissions::from_mode(0o755))?;
         functions.push(Function {
             package: asset.package.clone(),

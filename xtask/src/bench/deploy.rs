@@ -15,9 +15,9 @@ use super::children::{Guard, tail};
 use super::figures::Unit;
 use super::report::{Section, Table, ms_cells};
 use super::stats::Samples;
-use crate::assembly::Assembly;
 use crate::deploy::{self, AwsOptions, DEFAULT_TIMEOUT, DeployOptions, DeployReport, Outcome};
 use crate::tools;
+use assembly::Assembly;
 
 pub fn run(ctx: &mut Ctx) -> Result<Section> {
     let source = ctx.host_assembly()?;

@@ -425,5 +425,5 @@ fn section(
 }
 
 fn cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    thread::available_parallelism().map_or(1, |n| n.get())
 }

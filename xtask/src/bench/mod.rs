@@ -25,8 +25,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use assembly::Architecture;
 use clap::{Args, ValueEnum};
-use infra::assets::Architecture;
 
 use self::figures::{Budgets, Figure, Limit};
 use self::machine::Machine;
@@ -335,9 +335,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         checked: &checked,
     }
     .render();
-    crate::build::write_atomically(&out, text.as_bytes())?;
+    assembly::write_atomically(&out, text.as_bytes())?;
     let figures_json = ctx.work.join("figures.json");
-    crate::build::write_atomically(
+    assembly::write_atomically(
         &figures_json,
         serde_json::to_string_pretty(&figures)?.as_bytes(),
     )?;

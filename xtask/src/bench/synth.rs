@@ -61,7 +61,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
         .arg("--stage-file")
         .arg(infra::config::stage_file("dev"))
         .arg("--assets")
-        .arg(assembly.join(infra::assets::MANIFEST_FILE))
+        .arg(assembly.join(assembly::MANIFEST_FILE))
         .arg("--out")
         .arg(&ours_out);
     let node_out = dir.join("node-out");

@@ -13,8 +13,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::aws::Aws;
-use crate::assembly::{Assembly, TEMPLATE_FILE};
 use crate::build::human_size;
+use assembly::{Assembly, TEMPLATE_FILE};
 
 /// Where the bucket's name came from, to say what to do when it isn't there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +66,7 @@ pub fn upload_missing(
     source: BucketSource,
 ) -> Result<Vec<String>> {
     let have = existing_keys(aws, bucket, source)?;
-    let mut wanted: Vec<String> = assembly
-        .function_code_keys()
+    let mut wanted: Vec<String> = assembly::template::function_code_keys(&assembly.template)
         .into_iter()
         .map(|(_, key)| key)
         .filter(|key| !have.contains(key))
@@ -96,7 +95,7 @@ fn upload(aws: &Aws, assembly: &Assembly, bucket: &str, key: &str) -> Result<()>
     let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     // The key promises these bytes: a zip changed since synth must not go up under it.
     let digest = Sha256::digest(&bytes);
-    let hex = crate::bundle::hex(&digest);
+    let hex = assembly::hex(&digest);
     if hex != asset.sha256 {
         bail!(
             "{} does not match its name (sha256 {hex}): the assembly changed after synth; \
@@ -136,7 +135,7 @@ fn upload(aws: &Aws, assembly: &Assembly, bucket: &str, key: &str) -> Result<()>
 pub fn upload_template(aws: &Aws, bucket: &str, assembly: &Assembly) -> Result<String> {
     let text = &assembly.template_text;
     let digest = Sha256::digest(text.as_bytes());
-    let hex = crate::bundle::hex(&digest);
+    let hex = assembly::hex(&digest);
     let key = format!("templates/{hex}.json");
     let there = match aws.call("s3api", "head-object", &["--bucket", bucket, "--key", &key]) {
         Ok(_) => true,

@@ -7,12 +7,12 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::{DestroyOptions, aws::Aws, aws_for, bucket_exists, confirm, login, stack, toolkit};
-use crate::assembly::StackInfo;
+use assembly::StackInfo;
 
 /// Where an assembly's stack goes, read from its `stack.json` alone: `destroy` needs no
 /// template and no zips.
 pub fn read_stack_info(assembly_dir: &Path) -> Result<StackInfo> {
-    let path = assembly_dir.join(crate::assembly::STACK_FILE);
+    let path = assembly_dir.join(assembly::STACK_FILE);
     let text = fs::read_to_string(&path).with_context(|| {
         format!(
             "cannot read {}: name the stage's assembly (`cargo xtask synth` writes it)",

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::changeset::{self, Kind, MAX_TEMPLATE_BODY};
 use super::template_diff::diff_templates;
 use super::{DiffOptions, app_target, assets, aws_for, flow, login, requirements, stack, toolkit};
-use crate::assembly::Assembly;
+use assembly::Assembly;
 
 /// Shows what a deploy would change, without changing anything (a change set is made to ask
 /// CloudFormation, then deleted; a stack that doesn't exist yet is diffed offline).

@@ -31,7 +31,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use crate::assembly::{Assembly, StackInfo};
+use assembly::{Assembly, StackInfo};
 pub use aws::{Aws, AwsOptions};
 pub use bootstrap::bootstrap;
 use bootstrap::{bootstrap_with, bucket_exists};

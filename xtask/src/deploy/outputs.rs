@@ -7,8 +7,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::assembly::OUTPUTS_FILE;
-use crate::build::write_atomically;
+use assembly::OUTPUTS_FILE;
+use assembly::write_atomically;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
@@ -82,7 +82,10 @@ impl Outputs {
 
     /// Writes `outputs.json` into the assembly folder.
     pub fn save(&self, assembly_dir: &Path) -> Result<()> {
-        write_atomically(&assembly_dir.join(OUTPUTS_FILE), self.to_json().as_bytes())
+        Ok(write_atomically(
+            &assembly_dir.join(OUTPUTS_FILE),
+            self.to_json().as_bytes(),
+        )?)
     }
 }
 

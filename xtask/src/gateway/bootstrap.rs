@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use infra::assets::{AssetManifest, MANIFEST_FILE};
+use assembly::{AssetManifest, MANIFEST_FILE};
 
 use super::template::FunctionSpec;
 
@@ -26,7 +26,7 @@ pub fn unpack(
             assembly.join(MANIFEST_FILE).display()
         )
     })?;
-    if let Some(host) = infra::assets::Architecture::host()
+    if let Some(host) = assembly::Architecture::host()
         && host != asset.architecture
     {
         bail!(

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use infra::assets::{AssetManifest, MANIFEST_FILE};
+use assembly::{AssetManifest, MANIFEST_FILE};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 

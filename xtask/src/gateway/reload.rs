@@ -18,7 +18,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
-use infra::assets::{AssetManifest, MANIFEST_FILE};
+use assembly::{AssetManifest, MANIFEST_FILE};
 
 use super::pool::Pool;
 use super::template::{ApiModel, FunctionSpec};

@@ -11,13 +11,13 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use assembly::bundle;
+use assembly::{Architecture, AssetManifest, FunctionAsset, MANIFEST_FILE, MANIFEST_VERSION};
+use assembly::{Assembly, NewAssembly, StackInfo, TEMPLATE_FILE};
 use base64::Engine as _;
-use infra::assets::{Architecture, AssetManifest, FunctionAsset, MANIFEST_FILE, MANIFEST_VERSION};
 use infra::config::StageConfig;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use xtask::assembly::{Assembly, NewAssembly, StackInfo, TEMPLATE_FILE};
-use xtask::bundle;
 use xtask::deploy::{AwsOptions, DEFAULT_TIMEOUT, DeployOptions};
 
 pub const REGION: &str = "us-east-1";
@@ -318,7 +318,7 @@ pub fn write_assembly(dir: &Path) -> Assembly {
     for package in PACKAGES {
         let binary = format!("#!/bin/sh\n# stand-in for the {package} function\n").into_bytes();
         let zip = bundle::zip_bootstrap(&binary).unwrap();
-        let sha256 = bundle::sha256_hex(&zip);
+        let sha256 = assembly::sha256_hex(&zip);
         fs::write(assets.path().join(format!("{sha256}.zip")), &zip).unwrap();
         functions.push(FunctionAsset {
             package: package.into(),
@@ -383,7 +383,7 @@ pub fn change_function_code(dir: &Path, package: &str) -> String {
     .unwrap();
     binary.push(b'\n');
     let zip = bundle::zip_bootstrap(&binary).unwrap();
-    let sha256 = bundle::sha256_hex(&zip);
+    let sha256 = assembly::sha256_hex(&zip);
     let new_key = format!("{sha256}.zip");
     fs::write(dir.join(&new_key), &zip).unwrap();
     asset.zip = new_key.clone().into();

@@ -9,15 +9,14 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
+use crate::error::BUILD_HINT;
+
 /// Bumped when the manifest's shape changes incompatibly.
 pub const MANIFEST_VERSION: u32 = 1;
 
-/// File name of the manifest inside a build output or an assembly.
-pub const MANIFEST_FILE: &str = "assets.json";
-
 /// A Lambda instruction set architecture, spelled as CloudFormation spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Architecture {
     #[serde(rename = "arm64")]
     Arm64,
@@ -34,15 +33,8 @@ impl Architecture {
         }
     }
 
-    /// The Rust target triple Lambda's `provided.al2023` runtime runs.
-    pub fn rust_target(self) -> &'static str {
-        match self {
-            Architecture::Arm64 => "aarch64-unknown-linux-gnu",
-            Architecture::X86_64 => "x86_64-unknown-linux-gnu",
-        }
-    }
-
-    /// The architecture of the machine running this code, when Lambda has it.
+    /// The architecture of the machine running this code, when Lambda has it: an assembly
+    /// built for it can run here.
     pub fn host() -> Option<Architecture> {
         match std::env::consts::ARCH {
             "aarch64" => Some(Architecture::Arm64),
@@ -108,40 +100,22 @@ impl FunctionAsset {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
-    #[error("cannot read the asset manifest {path}: {source}; run `cargo xtask build` first")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "the asset manifest {path} is not valid: {source}; run `cargo xtask build` to rewrite it"
-    )]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error(
-        "the asset manifest {path} has version {found}, this wsecho reads version {MANIFEST_VERSION}; run `cargo xtask build` to rewrite it"
-    )]
-    Version { path: PathBuf, found: u32 },
-}
-
 impl AssetManifest {
     /// Reads and checks a manifest file.
-    pub fn read(path: &Path) -> Result<AssetManifest, ManifestError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+    pub fn read(path: &Path) -> Result<AssetManifest, Error> {
+        let text = std::fs::read_to_string(path).map_err(|error| Error::Read {
             path: path.to_owned(),
-            source,
+            error,
+            hint: BUILD_HINT,
         })?;
         let manifest: AssetManifest =
-            serde_json::from_str(&text).map_err(|source| ManifestError::Parse {
+            serde_json::from_str(&text).map_err(|error| Error::Parse {
                 path: path.to_owned(),
-                source,
+                error,
+                hint: "run `cargo xtask build` to rewrite it",
             })?;
         if manifest.version != MANIFEST_VERSION {
-            return Err(ManifestError::Version {
+            return Err(Error::ManifestVersion {
                 path: path.to_owned(),
                 found: manifest.version,
             });
@@ -151,7 +125,8 @@ impl AssetManifest {
 
     /// Pretty JSON with a trailing newline: stable bytes for stable input.
     pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).expect("manifest serializes");
+        // Strings, numbers and lists only: serializing cannot fail.
+        let mut text = serde_json::to_string_pretty(self).expect("a manifest serializes");
         text.push('\n');
         text
     }
@@ -199,9 +174,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_versions_are_refused() {
-        let dir = std::env::temp_dir().join(format!("wsecho-manifest-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("assets.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("assets.json");
         let mut m = sample();
         m.version = 99;
         std::fs::write(&path, m.to_json()).unwrap();
@@ -215,7 +189,10 @@ mod tests {
         .unwrap();
         let err = AssetManifest::read(&path).unwrap_err().to_string();
         assert!(err.contains("extra"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
+        let err = AssetManifest::read(&dir.path().join("missing.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("run `cargo xtask build` first"), "{err}");
     }
 
     #[test]

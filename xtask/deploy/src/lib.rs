@@ -1,0 +1,1 @@
+//! Deploying an assembly (being moved here from xtask/src/deploy).

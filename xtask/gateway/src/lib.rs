@@ -1,0 +1,1 @@
+//! The local API Gateway (being moved here from xtask/src/gateway).
