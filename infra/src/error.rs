@@ -52,6 +52,16 @@ pub enum SynthError {
     },
 
     #[error(
+        "app `{app}`: routes `{first}` and `{second}` both name the function package `{package}`; give each route its own function crate"
+    )]
+    SharedPackage {
+        app: String,
+        package: String,
+        first: String,
+        second: String,
+    },
+
+    #[error(
         "the asset manifest is for {manifest}, but its `{package}` asset is for {asset}: run `cargo xtask build` again"
     )]
     MixedArchitectures {

@@ -34,14 +34,6 @@ impl Expr {
     pub fn join(separator: impl Into<String>, parts: impl IntoIterator<Item = Expr>) -> Expr {
         Expr(Inner::Join(separator.into(), parts.into_iter().collect()))
     }
-
-    /// The literal text, when this expression is one.
-    pub fn as_literal(&self) -> Option<&str> {
-        match &self.0 {
-            Inner::Literal(text) => Some(text),
-            _ => None,
-        }
-    }
 }
 
 impl From<&str> for Expr {

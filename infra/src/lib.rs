@@ -1,22 +1,29 @@
-//! wsecho's infrastructure as typed Rust: a CloudFormation model, CDK-style constructs,
-//! the wsEcho stack, and the asset manifest shared with the build, `deploy` and `dev`.
+//! wsecho's infrastructure as typed Rust: a CloudFormation model, CDK-style constructs, and
+//! the apps they build, each an API described by one route table.
 //!
-//! - `intrinsics`: typed `Ref`/`GetAtt`/`Sub`/`Join` and pseudo parameters.
-//! - `resources`: one struct per CloudFormation resource type.
-//! - `construct`: the stack under construction (paths, logical IDs, synth).
-//! - `constructs`: function, WebSocket API, stage, account role.
-//! - `stack`: the wsEcho stack and the toolkit stack; `config`: stage files.
+//! - `intrinsics`, `resources`, `template`: typed CloudFormation (`Ref`/`GetAtt`/`Sub`, one
+//!   struct per resource type, the synthesized template).
+//! - `path`, `stack`: construct paths (and the logical IDs they give) and the stack under
+//!   construction, which validates itself at synth (`validate`).
+//! - `constructs`: function, WebSocket API (routes), stage, account role.
+//! - `app`: what an app is (a route table) and how it becomes a stack; `apps`: the apps;
+//!   `toolkit`: the toolkit stack; `config`: stage files.
+//!
+//! What synthesis writes for `deploy` and `dev` goes through the `assembly` crate.
 
+pub mod app;
+pub mod apps;
 pub mod config;
-pub mod construct;
 pub mod constructs;
 pub mod error;
 pub mod intrinsics;
+pub mod path;
 pub mod resources;
 pub mod stack;
 pub mod template;
-pub mod validate;
+pub mod toolkit;
+mod validate;
 
-pub use construct::{Stack, Synthesized};
 pub use error::{SynthError, Warning};
+pub use stack::{Stack, Synthesized};
 pub use template::Template;

@@ -1,270 +1,329 @@
-//! The wsEcho stack (and the toolkit stack holding the assets bucket).
+//! The stack being built: resources kept typed until synth, their logical IDs claimed from
+//! construct paths, and the checks that run when it is synthesized.
 
-use std::collections::BTreeMap;
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::{LoggingLevel as ConfigLoggingLevel, StageConfig};
-use crate::construct::{Stack, Synthesized};
-use crate::constructs::account::ApiGatewayAccount;
-use crate::constructs::function::{Assets, FunctionProps, LambdaFunction};
-use crate::constructs::stage::StageProps;
-use crate::constructs::websocket_api::{RouteOptions, WebSocketApi, WebSocketApiProps};
-use crate::error::SynthError;
-use crate::intrinsics::{Expr, Pseudo, Sub, attr};
-use crate::resources::apigatewayv2::LoggingLevel;
-use crate::resources::iam::{Effect, PolicyDocument, Principal, Statement};
-use crate::resources::s3::{
-    AbortIncompleteMultipartUpload, Bucket, BucketEncryption, BucketPolicy, LifecycleConfiguration,
-    LifecycleRule, NoncurrentVersionExpiration, ObjectOwnership, OwnershipControls,
-    OwnershipControlsRule, PublicAccessBlockConfiguration, RuleStatus, VersioningConfiguration,
-    VersioningStatus,
+use crate::error::{SynthError, Warning};
+use crate::intrinsics::Handle;
+use crate::path::ConstructPath;
+use crate::resources::Resource;
+use crate::template::{
+    CheckovMetadata, CheckovSkip, Metadata, Output, Param, Parameter, RemovalPolicy, ResourceEntry,
+    Template,
 };
-use crate::template::{Output, Parameter, ParameterType};
-use assembly::AssetManifest;
+use crate::validate;
 
-/// The template parameter naming the bucket that holds the function zips.
-pub const ASSETS_BUCKET_PARAMETER: &str = "AssetsBucket";
-
-/// API Gateway gives up on an integration after 29 seconds.
-const INTEGRATION_TIMEOUT_SECONDS: u32 = 29;
-
-/// The routes: route key → (construct name, function package).
-const ROUTES: [(&str, &str, &str); 4] = [
-    ("$connect", "Connect", "connect"),
-    ("$disconnect", "Disconnect", "disconnect"),
-    ("$default", "Default", "default"),
-    ("echo", "Echo", "echo"),
-];
-
-/// Packages whose functions post back to clients through the management API.
-const POSTS_BACK: [&str; 2] = ["default", "echo"];
-
-/// Synthesizes the wsEcho stack for a stage.
-pub fn ws_echo(config: &StageConfig, manifest: &AssetManifest) -> Result<Synthesized, SynthError> {
-    let mut stack = Stack::new(config.stack_name.as_str());
-    stack.set_description("wsEcho: echo websocket information (API Gateway WebSocket + Lambda)");
-
-    for package in config.functions.overrides.keys() {
-        if !ROUTES.iter().any(|(_, _, p)| p == package) {
-            return Err(SynthError::UnknownPackage {
-                path: format!(
-                    "stage config `{}`: functions.overrides.{package}",
-                    config.stage
-                ),
-                package: package.clone(),
-                known: ROUTES.map(|(_, _, p)| p).join(", "),
-            });
-        }
-    }
-
-    let bucket = stack.add_parameter(
-        &stack.root().child(ASSETS_BUCKET_PARAMETER),
-        Parameter {
-            type_name: ParameterType::String,
-            description: "S3 bucket holding the function zips (keys are their sha256)".into(),
-            allowed_pattern: Some("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$".into()),
-            constraint_description: Some("an S3 bucket name".into()),
-            default: None,
-        },
-    )?;
-    let assets = Assets {
-        manifest,
-        bucket: bucket.reference(),
-    };
-
-    let account = if config.account_cloudwatch_role {
-        Some(ApiGatewayAccount::new(&mut stack)?)
-    } else {
-        None
-    };
-
-    let logging_level = match config.logs.level {
-        ConfigLoggingLevel::Off => LoggingLevel::Off,
-        ConfigLoggingLevel::Error => LoggingLevel::Error,
-        ConfigLoggingLevel::Info => LoggingLevel::Info,
-    };
-    let mut api = WebSocketApi::new(
-        &mut stack,
-        "WsEcho",
-        WebSocketApiProps {
-            name: "wsEcho".into(),
-            description: Some("echo websocket information".into()),
-            route_selection_expression: "$request.body.action".into(),
-            stage: StageProps {
-                stage_name: config.stage.to_string(),
-                log_retention_days: config.logs.retention_days.get(),
-                logging_level,
-                data_trace: config.logs.data_trace,
-                detailed_metrics: config.logs.detailed_metrics,
-                throttling_burst_limit: config.throttling.burst_limit.get(),
-                throttling_rate_limit: config.throttling.rate_limit.get(),
-            },
-        },
-    )?;
-    match &account {
-        Some(account) => stack.add_dependency(&api.stage.stage, &account.account)?,
-        None if logging_level != LoggingLevel::Off => stack.warn(
-            api.stage.path(),
-            "execution logging is on but this stack doesn't set the account's CloudWatch role; the deploy fails unless the account already has one (set account_cloudwatch_role: true)",
-        ),
-        None => {}
-    }
-
-    let log_level = match config.logs.level {
-        ConfigLoggingLevel::Info => "info",
-        _ => "warn",
-    };
-    let mut outputs = Vec::new();
-    for (route_key, name, package) in ROUTES {
-        let settings = config.functions.for_package(package);
-        let function = LambdaFunction::new(
-            &mut stack,
-            name,
-            &assets,
-            FunctionProps {
-                package: package.into(),
-                function_name: format!("{}-{package}", config.stack_name),
-                memory_mb: settings.memory_mb,
-                timeout_seconds: settings.timeout_seconds,
-                reserved_concurrency: settings.reserved_concurrency,
-                log_retention_days: config.logs.retention_days.get(),
-                tracing: config.tracing,
-                environment: BTreeMap::from([
-                    ("RUST_LOG".to_owned(), Expr::literal(log_level)),
-                    (
-                        "WSECHO_STAGE".to_owned(),
-                        Expr::literal(config.stage.as_str()),
-                    ),
-                ]),
-            },
-        )?;
-        if settings.timeout_seconds > INTEGRATION_TIMEOUT_SECONDS {
-            stack.warn(
-                function.path(),
-                format!(
-                    "timeout {} s is longer than API Gateway's {INTEGRATION_TIMEOUT_SECONDS} s integration timeout: the client gets an error while the function keeps running; lower timeout_seconds",
-                    settings.timeout_seconds
-                ),
-            );
-        }
-        api.add_route(&mut stack, route_key, &function, RouteOptions::default())?;
-        if POSTS_BACK.contains(&package) {
-            api.grant_manage_connections(&mut stack, &function)?;
-        }
-        outputs.push((
-            format!("{name}FunctionName"),
-            format!("Name of the {package} function"),
-            Expr::from(function.function.reference()),
-        ));
-    }
-
-    let root = stack.root();
-    stack.add_output(
-        &root.child("WebSocketUrl"),
-        Output {
-            description: "wss:// URL clients connect to".into(),
-            value: api.url(),
-        },
-    )?;
-    stack.add_output(
-        &root.child("CallbackUrl"),
-        Output {
-            description: "https:// base URL of the @connections management API".into(),
-            value: api.callback_url(),
-        },
-    )?;
-    stack.add_output(
-        &root.child("ApiId"),
-        Output {
-            description: "The WebSocket API's id".into(),
-            value: api.api.reference().into(),
-        },
-    )?;
-    stack.add_output(
-        &root.child("StageName"),
-        Output {
-            description: "The API stage".into(),
-            value: Expr::literal(config.stage.as_str()),
-        },
-    )?;
-    for (name, description, value) in outputs {
-        stack.add_output(&root.child(&name), Output { description, value })?;
-    }
-    api.finish(&mut stack)?;
-    stack.synth()
+/// A resource stored type-erased until synth, still reachable typed through its handle.
+trait AnyResource {
+    fn to_value(&self) -> Result<serde_json::Value, serde_json::Error>;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
-/// The toolkit stack: the private, encrypted, TLS-only bucket that `deploy` uploads zips to.
-pub fn toolkit(stack_name: &str) -> Result<Synthesized, SynthError> {
-    let mut stack = Stack::new(stack_name);
-    stack.set_description("wsecho toolkit: the assets bucket deploys upload function zips to");
-    let root = stack.root();
-    let bucket = stack.add(
-        &root.child("AssetsBucket"),
-        Bucket {
-            bucket_encryption: BucketEncryption::s3_managed(),
-            lifecycle_configuration: Some(LifecycleConfiguration {
-                rules: vec![LifecycleRule {
-                    id: "CleanUp".into(),
-                    status: RuleStatus::Enabled,
-                    abort_incomplete_multipart_upload: Some(AbortIncompleteMultipartUpload {
-                        days_after_initiation: 1,
-                    }),
-                    noncurrent_version_expiration: Some(NoncurrentVersionExpiration {
-                        noncurrent_days: 30,
-                    }),
-                }],
-            }),
-            ownership_controls: Some(OwnershipControls {
-                rules: vec![OwnershipControlsRule {
-                    object_ownership: ObjectOwnership::BucketOwnerEnforced,
-                }],
-            }),
-            public_access_block_configuration: PublicAccessBlockConfiguration::all_blocked(),
-            versioning_configuration: Some(VersioningConfiguration {
-                status: VersioningStatus::Enabled,
-            }),
-        },
-    )?;
-    stack.set_removal_policy(&bucket, crate::template::RemovalPolicy::Retain)?;
-    stack.skip_checkov(
-        &bucket,
-        "CKV_AWS_18",
-        "holds build artifacts only, written by deploys; access logs would need a second bucket (and its own logging) for no audit value CloudTrail does not already give",
-    )?;
-    let mut tls_only = Statement::allow(
-        &["s3:*"],
-        vec![
-            bucket.get_att(attr::Arn).into(),
-            Sub::new().var(bucket.get_att(attr::Arn)).text("/*").into(),
-        ],
-    );
-    tls_only.sid = Some("DenyInsecureTransport".into());
-    tls_only.effect = Effect::Deny;
-    tls_only.principal = Some(Principal::Aws("*".into()));
-    tls_only.condition = Some(BTreeMap::from([(
-        "Bool".to_owned(),
-        BTreeMap::from([("aws:SecureTransport".to_owned(), "false".to_owned())]),
-    )]));
-    stack.add(
-        &root.child("AssetsBucketPolicy"),
-        BucketPolicy {
-            bucket: bucket.reference(),
-            policy_document: PolicyDocument::new(vec![tls_only]),
-        },
-    )?;
-    stack.add_output(
-        &root.child("AssetsBucketName"),
-        Output {
-            description: "Pass as the AssetsBucket parameter of the wsEcho stack".into(),
-            value: bucket.reference().into(),
-        },
-    )?;
-    stack.add_output(
-        &root.child("AssetsBucketRegion"),
-        Output {
-            description: "Region of the assets bucket".into(),
-            value: Pseudo::Region.into(),
-        },
-    )?;
-    stack.synth()
+impl<R: Resource> AnyResource for R {
+    fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+struct Slot {
+    path: ConstructPath,
+    type_name: &'static str,
+    resource: Box<dyn AnyResource>,
+    depends_on: BTreeSet<String>,
+    deletion_policy: Option<RemovalPolicy>,
+    update_replace_policy: Option<RemovalPolicy>,
+    metadata: Metadata,
+}
+
+/// A stack under construction. Constructs add resources to it; `synth` validates and
+/// produces the `Template`.
+pub struct Stack {
+    name: String,
+    description: Option<String>,
+    resources: BTreeMap<String, Slot>,
+    parameters: BTreeMap<String, (ConstructPath, Parameter)>,
+    outputs: BTreeMap<String, (ConstructPath, Output)>,
+    warnings: Vec<Warning>,
+}
+
+/// A synthesized template and what deserves a look.
+#[derive(Debug, Clone)]
+pub struct Synthesized {
+    pub template: Template,
+    pub warnings: Vec<Warning>,
+}
+
+impl Stack {
+    pub fn new(name: &str) -> Stack {
+        Stack {
+            name: name.to_owned(),
+            description: None,
+            resources: BTreeMap::new(),
+            parameters: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn set_description(&mut self, description: &str) {
+        self.description = Some(description.to_owned());
+    }
+
+    /// The root scope of this stack's constructs.
+    pub fn root(&self) -> ConstructPath {
+        ConstructPath::root(&self.name)
+    }
+
+    /// Claims the logical ID `path` gives, or names both claimants.
+    fn claim(&self, path: &ConstructPath) -> Result<String, SynthError> {
+        let id = path.logical_id();
+        validate::logical_id(path, &id)?;
+        let existing = self
+            .resources
+            .get(&id)
+            .map(|slot| &slot.path)
+            .or_else(|| self.parameters.get(&id).map(|(p, _)| p));
+        if let Some(first) = existing {
+            return Err(SynthError::LogicalIdCollision {
+                logical_id: id,
+                first: first.to_string(),
+                second: path.to_string(),
+            });
+        }
+        Ok(id)
+    }
+
+    /// Adds a resource whose logical ID derives from `path`.
+    pub fn add<R: Resource>(
+        &mut self,
+        path: &ConstructPath,
+        resource: R,
+    ) -> Result<Handle<R>, SynthError> {
+        let id = self.claim(path)?;
+        self.resources.insert(
+            id.clone(),
+            Slot {
+                path: path.clone(),
+                type_name: R::TYPE,
+                resource: Box::new(resource),
+                depends_on: BTreeSet::new(),
+                deletion_policy: None,
+                update_replace_policy: None,
+                metadata: Metadata::default(),
+            },
+        );
+        Ok(Handle::new(id))
+    }
+
+    pub fn add_parameter(
+        &mut self,
+        path: &ConstructPath,
+        parameter: Parameter,
+    ) -> Result<Handle<Param>, SynthError> {
+        let id = self.claim(path)?;
+        self.parameters
+            .insert(id.clone(), (path.clone(), parameter));
+        Ok(Handle::new(id))
+    }
+
+    /// Adds an output named after the last segment of `path`.
+    pub fn add_output(&mut self, path: &ConstructPath, output: Output) -> Result<(), SynthError> {
+        let id = path.logical_id();
+        validate::logical_id(path, &id)?;
+        if let Some((first, _)) = self.outputs.get(&id) {
+            return Err(SynthError::LogicalIdCollision {
+                logical_id: id,
+                first: first.to_string(),
+                second: path.to_string(),
+            });
+        }
+        self.outputs.insert(id, (path.clone(), output));
+        Ok(())
+    }
+
+    fn slot_mut<R>(&mut self, handle: &Handle<R>) -> Result<&mut Slot, SynthError> {
+        self.resources
+            .get_mut(handle.logical_id())
+            .ok_or_else(|| SynthError::WrongHandle {
+                path: handle.logical_id().to_owned(),
+                expected: "resource",
+            })
+    }
+
+    /// The resource behind a handle, to change it before synth (e.g. add a policy to a role).
+    pub fn get_mut<R: Resource>(&mut self, handle: &Handle<R>) -> Result<&mut R, SynthError> {
+        let slot = self.slot_mut(handle)?;
+        let path = slot.path.to_string();
+        slot.resource
+            .as_any_mut()
+            .downcast_mut::<R>()
+            .ok_or(SynthError::WrongHandle {
+                path,
+                expected: R::TYPE,
+            })
+    }
+
+    /// `DependsOn`: `resource` is created after `on`.
+    pub fn add_dependency<R, O>(
+        &mut self,
+        resource: &Handle<R>,
+        on: &Handle<O>,
+    ) -> Result<(), SynthError> {
+        let on = on.logical_id().to_owned();
+        self.slot_mut(resource)?.depends_on.insert(on);
+        Ok(())
+    }
+
+    pub fn set_removal_policy<R>(
+        &mut self,
+        resource: &Handle<R>,
+        policy: RemovalPolicy,
+    ) -> Result<(), SynthError> {
+        let slot = self.slot_mut(resource)?;
+        slot.deletion_policy = Some(policy);
+        slot.update_replace_policy = Some(policy);
+        Ok(())
+    }
+
+    pub fn set_package<R>(
+        &mut self,
+        resource: &Handle<R>,
+        package: &str,
+    ) -> Result<(), SynthError> {
+        self.slot_mut(resource)?.metadata.package = Some(package.to_owned());
+        Ok(())
+    }
+
+    /// Records why a checkov check doesn't apply to this resource.
+    pub fn skip_checkov<R>(
+        &mut self,
+        resource: &Handle<R>,
+        id: &str,
+        reason: &str,
+    ) -> Result<(), SynthError> {
+        let slot = self.slot_mut(resource)?;
+        let checkov = slot
+            .metadata
+            .checkov
+            .get_or_insert_with(CheckovMetadata::default);
+        checkov.skip.push(CheckovSkip {
+            id: id.to_owned(),
+            comment: reason.to_owned(),
+        });
+        Ok(())
+    }
+
+    pub fn warn(&mut self, path: &ConstructPath, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            path: path.to_string(),
+            message: message.into(),
+        });
+    }
+
+    /// Validates and produces the template.
+    pub fn synth(self) -> Result<Synthesized, SynthError> {
+        validate::stack_name(&self.name)?;
+        if self.resources.is_empty() {
+            return Err(SynthError::EmptyStack { stack: self.name });
+        }
+        let mut resources = BTreeMap::new();
+        let mut paths = BTreeMap::new();
+        for (id, slot) in self.resources {
+            let properties = slot
+                .resource
+                .to_value()
+                .map_err(|source| SynthError::Serialize {
+                    path: slot.path.to_string(),
+                    source,
+                })?;
+            paths.insert(id.clone(), slot.path.to_string());
+            resources.insert(
+                id,
+                ResourceEntry {
+                    type_name: slot.type_name,
+                    properties,
+                    depends_on: slot.depends_on.into_iter().collect(),
+                    deletion_policy: slot.deletion_policy,
+                    update_replace_policy: slot.update_replace_policy,
+                    metadata: slot.metadata,
+                },
+            );
+        }
+        for (id, (path, _)) in &self.outputs {
+            paths.insert(format!("Outputs/{id}"), path.to_string());
+        }
+        let template = Template {
+            format_version: "2010-09-09",
+            description: self.description,
+            parameters: self
+                .parameters
+                .into_iter()
+                .map(|(id, (_, p))| (id, p))
+                .collect(),
+            resources,
+            outputs: self
+                .outputs
+                .into_iter()
+                .map(|(id, (_, o))| (id, o))
+                .collect(),
+        };
+        validate::template(&self.name, &template, &paths)?;
+        let mut warnings = self.warnings;
+        warnings.extend(validate::websocket_apis(&template, &paths)?);
+        Ok(Synthesized { template, warnings })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::logs::LogGroup;
+
+    fn group() -> LogGroup {
+        LogGroup {
+            log_group_name: None,
+            retention_in_days: 7,
+        }
+    }
+
+    #[test]
+    fn a_collision_names_both_construct_paths() {
+        let mut stack = Stack::new("s");
+        stack
+            .add(&stack.root().child("echo").child("Logs"), group())
+            .unwrap();
+        let err = stack
+            .add(&stack.root().child("Echo").child("Logs"), group())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`EchoLogs`"), "{err}");
+        assert!(
+            err.contains("s/echo/Logs") && err.contains("s/Echo/Logs"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_empty_stack_does_not_synthesize() {
+        let err = Stack::new("s").synth().unwrap_err().to_string();
+        assert!(err.contains("no resources"), "{err}");
+    }
+
+    #[test]
+    fn a_handle_from_another_stack_is_refused() {
+        let mut one = Stack::new("one");
+        let mut two = Stack::new("two");
+        let handle = one.add(&one.root().child("Logs"), group()).unwrap();
+        two.add(&two.root().child("Other"), group()).unwrap();
+        let err = two.get_mut(&handle).unwrap_err().to_string();
+        assert!(err.contains("another stack"), "{err}");
+    }
 }

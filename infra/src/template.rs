@@ -48,10 +48,6 @@ impl Template {
             .iter()
             .map(|(id, entry)| (id.as_str(), entry.type_name))
     }
-
-    pub fn output_names(&self) -> impl Iterator<Item = &str> {
-        self.outputs.keys().map(String::as_str)
-    }
 }
 
 /// One entry of `Resources`.
@@ -84,7 +80,8 @@ pub enum RemovalPolicy {
 /// A resource's `Metadata`: what wsecho and the linters read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Metadata {
-    /// The function package a Lambda function runs (`deploy` and `dev` read it).
+    /// The function package a Lambda function runs (`deploy` and `dev` read it); the key is
+    /// `assembly::template::PACKAGE_METADATA` (serde wants a literal here; a test checks it).
     #[serde(rename = "wsecho:package", skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
     /// checkov findings that don't apply here, each with the reason.
@@ -140,4 +137,22 @@ pub enum Param {}
 pub struct Output {
     pub description: String,
     pub value: Expr,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_package_metadata_key_is_the_one_readers_look_for() {
+        let metadata = Metadata {
+            package: Some("echo".into()),
+            checkov: None,
+        };
+        let value = serde_json::to_value(&metadata).unwrap();
+        assert_eq!(
+            value[assembly::template::PACKAGE_METADATA],
+            serde_json::json!("echo")
+        );
+    }
 }

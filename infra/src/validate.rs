@@ -1,12 +1,16 @@
-//! Synth-time checks: names and CloudFormation limits, references that resolve.
+//! Synth-time checks: names and CloudFormation limits, references that resolve, WebSocket
+//! APIs that can deploy.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use assembly::intrinsics::references;
 use serde_json::Value;
 
-use crate::construct::ConstructPath;
-use crate::error::SynthError;
+use crate::error::{SynthError, Warning};
 use crate::intrinsics::Pseudo;
+use crate::path::ConstructPath;
+use crate::resources::Resource;
+use crate::resources::apigatewayv2::{Api, Route};
 use crate::template::Template;
 
 /// CloudFormation's limits (Service Quotas defaults).
@@ -186,88 +190,48 @@ pub(crate) fn template(
     Ok(())
 }
 
-/// Every name a value references: `Ref`s, `Fn::GetAtt` targets, `Fn::Sub` variables.
-pub fn references(value: &Value) -> Vec<String> {
-    let mut found = Vec::new();
-    collect(value, &mut found);
-    found
-}
-
-fn collect(value: &Value, found: &mut Vec<String>) {
-    match value {
-        Value::Object(map) if map.len() == 1 => {
-            let (key, inner) = map.iter().next().expect("one entry");
-            match (key.as_str(), inner) {
-                ("Ref", Value::String(name)) => found.push(name.clone()),
-                ("Fn::GetAtt", Value::Array(args)) => {
-                    if let Some(Value::String(name)) = args.first() {
-                        found.push(name.clone());
-                    }
-                }
-                ("Fn::GetAtt", Value::String(dotted)) => {
-                    found.push(dotted.split('.').next().unwrap_or_default().to_owned());
-                }
-                ("Fn::Sub", Value::String(template)) => found.extend(sub_variables(template)),
-                ("Fn::Sub", Value::Array(args)) => {
-                    let locals: BTreeSet<&String> = match args.get(1) {
-                        Some(Value::Object(vars)) => vars.keys().collect(),
-                        _ => BTreeSet::new(),
-                    };
-                    if let Some(Value::String(template)) = args.first() {
-                        found.extend(
-                            sub_variables(template)
-                                .into_iter()
-                                .filter(|v| !locals.contains(v)),
-                        );
-                    }
-                    args.iter().skip(1).for_each(|a| collect(a, found));
-                }
-                _ => collect(inner, found),
-            }
+/// What a WebSocket API needs to deploy and answer: at least one route (API Gateway refuses
+/// to deploy an API without one), and a warning without `$default`. Run at synth, so no
+/// construct has to remember to ask for it.
+pub(crate) fn websocket_apis(
+    template: &Template,
+    paths: &BTreeMap<String, String>,
+) -> Result<Vec<Warning>, SynthError> {
+    let path_of = |key: &str| paths.get(key).cloned().unwrap_or_else(|| key.to_owned());
+    let mut warnings = Vec::new();
+    for (id, api) in &template.resources {
+        if api.type_name != Api::TYPE
+            || api.properties.get("ProtocolType") != Some(&Value::from("WEBSOCKET"))
+        {
+            continue;
         }
-        Value::Object(map) => map.values().for_each(|v| collect(v, found)),
-        Value::Array(items) => items.iter().for_each(|v| collect(v, found)),
-        _ => {}
-    }
-}
-
-/// `${Name}` and `${Name.Attr}` variables of an `Fn::Sub` template (not `${!literal}`).
-pub fn sub_variables(template: &str) -> Vec<String> {
-    let mut vars = Vec::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("${") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else { break };
-        let var = &after[..end];
-        if !var.starts_with('!') {
-            vars.push(var.split('.').next().unwrap_or_default().to_owned());
+        let reference = serde_json::json!({ "Ref": id });
+        let keys: Vec<&str> = template
+            .resources
+            .values()
+            .filter(|r| r.type_name == Route::TYPE && r.properties.get("ApiId") == Some(&reference))
+            .filter_map(|r| r.properties.get("RouteKey").and_then(Value::as_str))
+            .collect();
+        if keys.is_empty() {
+            return Err(SynthError::NoRoutes { path: path_of(id) });
         }
-        rest = &after[end + 1..];
+        if !keys.contains(&"$default") {
+            warnings.push(Warning {
+                path: path_of(id),
+                message: "no `$default` route: messages that match no route get `Forbidden`; add a `$default` route to answer them".into(),
+            });
+        }
     }
-    vars
+    Ok(warnings)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn references_cover_ref_getatt_and_sub_but_not_escapes() {
-        let value = json!({
-            "A": {"Ref": "One"},
-            "B": [{"Fn::GetAtt": ["Two", "Arn"]}],
-            "C": {"Fn::Sub": "${Three.Arn}/${AWS::Region}/${!Literal}"},
-            "D": {"Fn::Sub": ["${Local}-${Four}", {"Local": {"Ref": "Five"}}]},
-        });
-        let mut refs = references(&value);
-        refs.sort();
-        assert_eq!(refs, ["AWS::Region", "Five", "Four", "One", "Three", "Two"]);
-    }
 
     #[test]
     fn route_keys_are_checked() {
-        let path = crate::construct::Stack::new("s").root().child("r");
+        let path = ConstructPath::root("s").child("r");
         assert!(route_key(&path, "$connect").is_ok());
         assert!(route_key(&path, "echo").is_ok());
         let err = route_key(&path, "$echo").unwrap_err().to_string();
@@ -282,7 +246,7 @@ mod tests {
         assert!(stack_name("wsecho-dev").is_ok());
         assert!(stack_name("1abc").is_err());
         assert!(stack_name(&"a".repeat(129)).is_err());
-        let path = crate::construct::Stack::new("s").root().child("f");
+        let path = ConstructPath::root("s").child("f");
         assert!(function_name(&path, "wsecho-dev-echo").is_ok());
         let err = function_name(&path, &"f".repeat(65))
             .unwrap_err()

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use assembly::{
-    Architecture, AssetManifest, FunctionAsset, MANIFEST_FILE, MANIFEST_VERSION, write_atomically,
+    Architecture, AssetManifest, FunctionAsset, MANIFEST_FILE, MANIFEST_VERSION, human_size,
+    write_atomically,
 };
 
 use crate::process::Cmd;
@@ -29,11 +30,10 @@ pub fn default_out(target_dir: &Path, arch: Architecture) -> PathBuf {
     target_dir.join("wsecho").join("assets").join(arch.as_str())
 }
 
-/// What a build produced: the manifest and the file it was written to.
+/// What a build produced.
 #[derive(Debug, Clone)]
 pub struct Built {
     pub manifest: AssetManifest,
-    pub manifest_path: PathBuf,
 }
 
 pub fn build(opts: &BuildOptions) -> Result<Built> {
@@ -102,10 +102,7 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
     write_atomically(&manifest_path, manifest.to_json().as_bytes())?;
     prune(&out, &manifest)?;
     eprintln!("[build] wrote {}", manifest_path.display());
-    Ok(Built {
-        manifest,
-        manifest_path,
-    })
+    Ok(Built { manifest })
 }
 
 fn select(all: &[FunctionCrate], wanted: &[String]) -> Result<Vec<FunctionCrate>> {
@@ -241,10 +238,110 @@ fn prepend_path(dir: &Path) -> Result<std::ffi::OsString> {
     std::env::join_paths(paths).context("a tool folder's path cannot go into PATH")
 }
 
-pub fn human_size(bytes: u64) -> String {
-    if bytes >= 1 << 20 {
-        format!("{:.2} MiB", bytes as f64 / (1 << 20) as f64)
-    } else {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+    use std::time::SystemTime;
+
+    use testenv::Need;
+
+    use super::*;
+
+    /// The build is reproducible: rebuilding unchanged code gives byte-identical zips, so the
+    /// same S3 keys, so a deploy uploads nothing. Recompiles every function crate (for the
+    /// test assembly's architecture) and zips the result again into a folder of its own.
+    #[test]
+    #[ignore = "needs the functions built by `cargo xtask test` (and cargo-lambda): it provides them"]
+    fn rebuilding_unchanged_code_gives_identical_zips() {
+        let assembly = Need::Assembly.path();
+        let first = AssetManifest::read(&assembly.join(MANIFEST_FILE)).unwrap();
+        assert!(!first.functions.is_empty());
+
+        // Make cargo really compile every function crate again, not reuse its last output; the
+        // old times are put back afterwards so the next `synth` doesn't rebuild for nothing.
+        let functions = workspace::functions(&workspace::metadata().unwrap()).unwrap();
+        let mut touched = Vec::new();
+        for function in &functions {
+            let main = function.manifest_dir.join("src").join("main.rs");
+            let before = fs::metadata(&main).and_then(|m| m.modified()).unwrap();
+            set_modified(&main, SystemTime::now());
+            touched.push((main, before));
+        }
+
+        let out = tempfile::tempdir().unwrap();
+        let second = build(&BuildOptions {
+            arch: first.architecture,
+            packages: Vec::new(),
+            out: Some(out.path().to_owned()),
+        });
+        for (file, before) in touched {
+            set_modified(&file, before);
+        }
+        let second = second.unwrap();
+
+        assert_eq!(second.manifest.functions.len(), first.functions.len());
+        for (a, b) in first.functions.iter().zip(&second.manifest.functions) {
+            assert_eq!(a.package, b.package);
+            assert_eq!(
+                a.sha256, b.sha256,
+                "{}: a rebuild of unchanged code changed the zip",
+                a.package
+            );
+            let first_zip = fs::read(assembly.join(&a.zip)).unwrap();
+            let second_zip = fs::read(out.path().join(&b.zip)).unwrap();
+            assert_eq!(first_zip, second_zip, "{}: zips differ", a.package);
+            // The key is the content's address.
+            assert_eq!(assembly::sha256_hex(&second_zip), b.sha256);
+            assert_eq!(b.zip.to_str().unwrap(), format!("{}.zip", b.sha256));
+            assert_eq!(b.size, second_zip.len() as u64);
+        }
+    }
+
+    fn set_modified(file: &Path, time: SystemTime) {
+        File::options()
+            .write(true)
+            .open(file)
+            .and_then(|f| f.set_modified(time))
+            .unwrap_or_else(|e| panic!("cannot set the time of {}: {e}", file.display()));
+    }
+
+    #[test]
+    fn an_unknown_package_is_refused_with_the_list() {
+        let out = tempfile::tempdir().unwrap().path().join("never-written");
+        let err = build(&BuildOptions {
+            arch: Architecture::X86_64,
+            packages: vec!["no-such-function".into()],
+            out: Some(out.clone()),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`no-such-function` is not a function crate"),
+            "{err}"
+        );
+        assert!(err.contains("echo") && err.contains("connect"), "{err}");
+        assert!(!out.exists());
+    }
+
+    /// The function crates are exactly the packages the apps' route tables name: a crate no
+    /// route uses, or a route whose crate is missing, is caught here rather than at deploy.
+    #[test]
+    fn the_function_crates_are_the_packages_of_the_route_tables() {
+        let functions = workspace::functions(&workspace::metadata().unwrap()).unwrap();
+        let names: Vec<&str> = functions.iter().map(|f| f.package.as_str()).collect();
+        let mut routed: Vec<&str> = infra::apps::ALL
+            .iter()
+            .flat_map(|app| app.packages())
+            .collect();
+        routed.sort_unstable();
+        routed.dedup();
+        assert_eq!(names, routed);
+        for f in &functions {
+            assert!(
+                f.manifest_dir
+                    .starts_with(workspace::root().join("functions"))
+            );
+            assert_eq!(f.bin, f.package);
+        }
     }
 }

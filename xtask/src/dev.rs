@@ -1,4 +1,5 @@
-//! `cargo xtask dev`: synthesize the stage for this machine and serve it on the local gateway.
+//! `cargo xtask dev`: synthesize an app's stage for this machine and serve it on the local
+//! gateway.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -7,17 +8,15 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use assembly::Architecture;
 use clap::Args;
+use gateway::{DevOptions, Gateway};
 
-use crate::gateway::{self, DevOptions};
-use crate::synth::{self, Format, SynthOptions};
+use crate::synth::{self, AppStage, Format, SynthOptions};
 use crate::{watch, workspace};
-use assembly::Assembly;
 
 #[derive(Debug, Clone, Args)]
 pub struct DevArgs {
-    /// The stage whose template to serve (infra/stages/<stage>.yaml).
-    #[arg(long, default_value = "dev")]
-    pub stage: String,
+    #[command(flatten)]
+    pub target: AppStage,
     /// Port for WebSocket clients and the @connections API; 0 picks a free one.
     #[arg(long, default_value_t = 3001)]
     pub port: u16,
@@ -34,7 +33,7 @@ pub struct DevArgs {
     #[arg(long, default_value_t = 10)]
     pub max_concurrency: usize,
     /// Rebuild and reload functions when their sources or the stage file change; connected
-    /// clients stay connected. Changes to infra/src or xtask need a restart (it says so).
+    /// clients stay connected. Changes to infra or xtask need a restart (it says so).
     #[arg(long)]
     pub watch: bool,
 }
@@ -46,14 +45,25 @@ pub fn run(args: &DevArgs) -> Result<()> {
     // Its own folder: a local assembly (this machine's architecture) never replaces the one
     // `deploy` would send.
     let target_dir: PathBuf = workspace::metadata()?.target_directory.into();
-    let out = Assembly::default_dir(&target_dir, &format!("{}-local", args.stage));
+    let local = format!("{}-local", args.target.stage);
+    let out = synth::assembly_dir(&target_dir, &args.target.app, &local);
     let synth_options = SynthOptions {
-        stage: args.stage.clone(),
+        target: args.target.clone(),
         format: Format::Json,
         out: Some(out.clone()),
         arch: Some(arch),
     };
     let assembly = synth::synth(&synth_options)?;
+    let try_it = synth::load_app(&args.target.app)?
+        .actions()
+        .first()
+        .map(|action| {
+            format!(
+                "\n  > {}",
+                serde_json::json!({"action": action, "message": "hi"})
+            )
+        })
+        .unwrap_or_default();
 
     let opts = DevOptions {
         assembly,
@@ -64,25 +74,21 @@ pub fn run(args: &DevArgs) -> Result<()> {
         max_duration: Duration::from_secs(args.max_duration),
         max_concurrency: args.max_concurrency,
         // Beside the assembly, not in it: a synth (`--watch`) replaces the assembly folder.
-        unpacked: Some(out.with_file_name(format!(".{}-local.unpacked", args.stage))),
+        unpacked: Some(out.with_file_name(format!(".{local}.unpacked"))),
     };
-    let ready = |running: &gateway::Running| {
+    let ready = |running: &Gateway| {
         println!("{}", running.banner());
-        println!(
-            "Try it:\n  wscat -c {}\n  > {{\"action\":\"echo\",\"message\":\"hi\"}}",
-            running.url()
-        );
+        println!("Try it:\n  wscat -c {}{try_it}", running.url());
     };
     // One thread for the whole gateway: its work per message is small and mostly hand-offs
-    // between tasks, which on one thread need no cross-thread wake-ups (measured with 50
-    // clients: 0.20 → 0.18 ms of CPU per echo, p50 round trip 0.50 → 0.42 ms). Builds and
-    // source polling run on the blocking pool.
+    // between tasks, which on one thread need no cross-thread wake-ups (measured: BENCHMARKS.md,
+    // "Settings chosen by measurement"). Builds and source polling run on the blocking pool.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     if !args.watch {
-        return runtime.block_on(gateway::serve(opts, ready));
+        return Ok(runtime.block_on(gateway::serve(opts, ready))?);
     }
     runtime.block_on(async {
         let gateway = gateway::start(opts).await?;

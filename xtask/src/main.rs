@@ -1,4 +1,19 @@
-//! `cargo xtask <command>`: parses the command line and hands over to the library.
+//! `cargo xtask <command>`: the CLI, and one module per task (as rust-analyzer's xtask): glue
+//! between the model (`infra`), the build, the assembly, the local gateway (`gateway`) and the
+//! deploy engine (`deploy`). The libraries do the work; this crate says what to run.
+
+mod bench;
+mod build;
+mod codegen;
+mod deploy_args;
+mod dev;
+mod process;
+mod sources;
+mod synth;
+mod test;
+mod tools;
+mod watch;
+mod workspace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,14 +21,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 use assembly::Architecture;
 use clap::{Parser, Subcommand};
-use xtask::bench::{self, BenchArgs};
-use xtask::build::{self, BuildOptions};
-use xtask::deploy;
-use xtask::deploy::cli::{BootstrapArgs, DeployArgs, DestroyArgs, DiffArgs, GcArgs};
-use xtask::dev::{self, DevArgs};
-use xtask::schema;
-use xtask::synth::{self, AssemblyArgs, Format, SynthOptions};
-use xtask::test::{self, TestOptions};
+
+use crate::bench::BenchArgs;
+use crate::build::BuildOptions;
+use crate::deploy_args::{BootstrapArgs, DeployArgs, DestroyArgs, DiffArgs, GcArgs};
+use crate::dev::DevArgs;
+use crate::synth::{AppStage, AssemblyArgs, Format, SynthOptions};
+use crate::test::TestOptions;
 
 #[derive(Parser)]
 #[command(
@@ -41,15 +55,14 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Synthesize a stage: the CloudFormation template, its assets and where it goes.
+    /// Synthesize an app's stage: the CloudFormation template, its assets and where it goes.
     Synth {
-        /// The stage (infra/stages/<stage>.yaml).
-        #[arg(long, default_value = "dev")]
-        stage: String,
+        #[command(flatten)]
+        target: AppStage,
         /// json, or yaml for a template.yaml to read beside template.json.
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
-        /// The assembly folder [default: target/assembly/<stage>].
+        /// The assembly folder [default: target/assembly/<app>/<stage>].
         #[arg(long)]
         out: Option<PathBuf>,
         /// Build and synthesize for this architecture instead of the stage's.
@@ -79,23 +92,25 @@ enum Command {
     },
     /// Create or update the toolkit stack that holds the assets bucket.
     Bootstrap {
-        /// The stage whose region to bootstrap when --region and AWS_REGION don't say.
-        #[arg(long, default_value = "dev")]
-        stage: String,
+        /// The app and stage whose region to bootstrap when --region and AWS_REGION don't say.
+        #[command(flatten)]
+        target: AppStage,
         #[command(flatten)]
         args: BootstrapArgs,
     },
     /// Delete the zips no stack in the region references from the assets bucket (older than
     /// --keep-days).
     Gc {
-        /// The stage whose region to clean when --region and AWS_REGION don't say.
-        #[arg(long, default_value = "dev")]
-        stage: String,
+        /// The app and stage whose region to clean when --region and AWS_REGION don't say.
+        #[command(flatten)]
+        target: AppStage,
         #[command(flatten)]
         args: GcArgs,
     },
-    /// Write infra/stages/stage.schema.json, the JSON Schema of stage files.
-    Schema,
+    /// Rewrite the generated files (the stage files' JSON Schema, the toolkit template deploy
+    /// ships) from the model; a test fails while one is stale.
+    #[command(alias = "schema")]
+    Codegen,
     /// Run the stack locally: the real functions behind an API Gateway WebSocket emulator.
     Dev(DevArgs),
     /// Run every test: unit, fixtures, snapshots, cfn-lint, build reproducibility, local gateway.
@@ -108,7 +123,7 @@ enum Command {
 fn main() -> ExitCode {
     let result = run(Cli::parse());
     // The local gateway's last lines, before anything this prints.
-    xtask::gateway::log::flush();
+    gateway::log::flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -136,13 +151,13 @@ fn run(cli: Cli) -> Result<()> {
             })?;
         }
         Command::Synth {
-            stage,
+            target,
             format,
             out,
             arch,
         } => {
             let dir = synth::synth(&SynthOptions {
-                stage,
+                target,
                 format,
                 out,
                 arch,
@@ -158,20 +173,26 @@ fn run(cli: Cli) -> Result<()> {
         Command::Destroy { target, args } => {
             deploy::destroy(&target.stack_info()?, &args.options())?;
         }
-        Command::Bootstrap { stage, args } => {
-            let region = synth::load_stage(&stage)?.region().to_owned();
+        Command::Bootstrap { target, args } => {
+            let region = stage_region(&target)?;
             let bucket = deploy::bootstrap(&region, &args.options())?;
             // Only the name on stdout, for scripts: `BUCKET=$(cargo xtask bootstrap --yes)`.
             println!("{bucket}");
         }
-        Command::Gc { stage, args } => {
-            let region = synth::load_stage(&stage)?.region().to_owned();
+        Command::Gc { target, args } => {
+            let region = stage_region(&target)?;
             deploy::gc(&region, &args.options())?;
         }
-        Command::Schema => schema::write()?,
+        Command::Codegen => codegen::write()?,
         Command::Dev(args) => dev::run(&args)?,
         Command::Test(opts) => test::run(&opts)?,
         Command::Bench(args) => bench::run(&args)?,
     }
     Ok(())
+}
+
+/// The region an app's stage file names.
+fn stage_region(target: &AppStage) -> Result<String> {
+    let app = synth::load_app(&target.app)?;
+    Ok(synth::load_stage(app, &target.stage)?.region().to_owned())
 }

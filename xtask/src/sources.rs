@@ -100,14 +100,6 @@ impl Fingerprint {
         changed.sort();
         changed
     }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -126,7 +118,7 @@ mod tests {
         write(&dir.path().join("Cargo.toml"), "[package]");
         let paths = [dir.path().join("a"), dir.path().join("Cargo.toml")];
         let first = Fingerprint::of(&paths).unwrap();
-        assert_eq!(first.len(), 2);
+        assert_eq!(first.0.len(), 2);
         let second = Fingerprint::of(&paths).unwrap();
         assert_eq!(second.changed_since(&first), Vec::<PathBuf>::new());
     }
@@ -172,7 +164,7 @@ mod tests {
         write(&dir.path().join("a/src/x.swp"), "swap");
         let after = Fingerprint::of(&paths).unwrap();
         assert_eq!(after.changed_since(&before), Vec::<PathBuf>::new());
-        assert_eq!(after.len(), 1);
+        assert_eq!(after.0.len(), 1);
     }
 
     #[test]
@@ -180,7 +172,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join(".cargo/config.toml");
         let before = Fingerprint::of(std::slice::from_ref(&config)).unwrap();
-        assert!(before.is_empty());
+        assert!(before.0.is_empty());
         write(&config, "[build]");
         let after = Fingerprint::of(std::slice::from_ref(&config)).unwrap();
         assert_eq!(after.changed_since(&before), vec![config]);

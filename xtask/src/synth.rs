@@ -1,18 +1,19 @@
-//! `cargo xtask synth`: stage config + asset manifest → the wsEcho stack → the assembly.
+//! `cargo xtask synth`: an app's route table + stage config + asset manifest → its stack →
+//! the assembly.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use anyhow::Result;
-use assembly::{Architecture, AssetManifest, MANIFEST_FILE};
+use assembly::{Architecture, Assembly, AssetManifest, MANIFEST_FILE, NewAssembly, StackInfo};
 use cargo_metadata::Metadata;
 use clap::ValueEnum;
+use infra::app::App;
 use infra::config::StageConfig;
 
 use crate::build::{self, BuildOptions};
 use crate::{sources, workspace};
-use assembly::{Assembly, NewAssembly, StackInfo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -21,18 +22,45 @@ pub enum Format {
     Yaml,
 }
 
+/// Which app and stage a command is about.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct AppStage {
+    /// The app (one route table in infra/src/apps/).
+    #[arg(long, default_value = "echo")]
+    pub app: String,
+    /// The stage (infra/stages/<app>/<stage>.yaml).
+    #[arg(long, default_value = "dev")]
+    pub stage: String,
+}
+
+impl Default for AppStage {
+    /// The echo app's dev stage, what every command works on unless told.
+    fn default() -> AppStage {
+        AppStage {
+            app: "echo".into(),
+            stage: "dev".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SynthOptions {
-    pub stage: String,
+    pub target: AppStage,
     pub format: Format,
-    /// The assembly folder [default: target/assembly/<stage>].
+    /// The assembly folder [default: target/assembly/<app>/<stage>].
     pub out: Option<PathBuf>,
     /// Overrides the stage config's architecture (`dev` and tests run this machine's).
     pub arch: Option<Architecture>,
 }
 
+/// Where an app's stage is synthesized unless told: `target/assembly/<app>/<stage>`.
+pub fn assembly_dir(target_dir: &Path, app: &str, stage: &str) -> PathBuf {
+    target_dir.join("assembly").join(app).join(stage)
+}
+
 pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
-    let config = load_stage(&opts.stage)?;
+    let app = load_app(&opts.target.app)?;
+    let config = load_stage(app, &opts.target.stage)?;
     let arch = opts.arch.unwrap_or(config.architecture());
 
     let metadata = workspace::metadata()?;
@@ -41,7 +69,7 @@ pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
     let manifest = fresh_assets(&metadata, &assets_dir, arch)?;
 
     let started = Instant::now();
-    let synthesized = infra::stack::ws_echo(&config, &manifest)?;
+    let synthesized = app.synth(&config, &manifest)?;
     let json = synthesized.template.to_json();
     let yaml = match opts.format {
         Format::Json => None,
@@ -55,22 +83,19 @@ pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
     let dir = opts
         .out
         .clone()
-        .unwrap_or_else(|| Assembly::default_dir(&target_dir, &opts.stage));
+        .unwrap_or_else(|| assembly_dir(&target_dir, app.name, &opts.target.stage));
     NewAssembly {
         template_json: &json,
         template_yaml: yaml.as_deref(),
         manifest: &manifest,
         assets_dir: &assets_dir,
-        stack: &StackInfo {
-            stage: opts.stage.clone(),
-            stack_name: config.stack_name().to_owned(),
-            region: config.region().to_owned(),
-        },
+        stack: &stack_info(&opts.target.stage, &config),
     }
     .write(&dir)?;
     eprintln!(
-        "[synth] stage {} ({arch}): {} resources in {:.2} ms → {}",
-        opts.stage,
+        "[synth] app {} stage {} ({arch}): {} resources in {:.2} ms → {}",
+        app.name,
+        opts.target.stage,
         synthesized.template.resource_count(),
         synthesis.as_secs_f64() * 1000.0,
         dir.display()
@@ -78,20 +103,37 @@ pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// A stage's config; a stage without a file is an error listing the stages there are.
-pub fn load_stage(stage: &str) -> Result<StageConfig> {
-    let config_path = infra::config::stage_file(stage);
+fn stack_info(stage: &str, config: &StageConfig) -> StackInfo {
+    StackInfo {
+        stage: stage.to_owned(),
+        stack_name: config.stack_name().to_owned(),
+        region: config.region().to_owned(),
+    }
+}
+
+/// The app `--app` names.
+pub fn load_app(name: &str) -> Result<&'static App> {
+    Ok(infra::apps::find(name)?)
+}
+
+/// An app's stage config; a stage without a file is an error listing the app's stages.
+pub fn load_stage(app: &App, stage: &str) -> Result<StageConfig> {
+    let config_path = infra::config::stage_file(app.name, stage);
     if !config_path.is_file() {
-        let known: Vec<String> = infra::config::stage_files()
+        let known: Vec<String> = infra::config::stage_files(app.name)
             .unwrap_or_default()
             .iter()
             .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
             .collect();
         anyhow::bail!(
-            "there is no stage `{}`: {} does not exist. Stages: {}. Add one by copying a stage file",
-            stage,
+            "app `{}` has no stage `{stage}`: {} does not exist. Its stages: {}. Add one by copying a stage file",
+            app.name,
             config_path.display(),
-            known.join(", ")
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
         );
     }
     Ok(StageConfig::load(&config_path)?)
@@ -147,12 +189,12 @@ fn is_fresh(metadata: &Metadata, manifest_path: &Path, manifest: &AssetManifest)
     Ok(newest <= built_at)
 }
 
-/// Which assembly a command works on: a stage to synthesize first, or one already written.
+/// Which assembly a command works on: an app's stage to synthesize first, or one already
+/// written.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AssemblyArgs {
-    /// The stage (infra/stages/<stage>.yaml); built and synthesized first.
-    #[arg(long, default_value = "dev")]
-    pub stage: String,
+    #[command(flatten)]
+    pub target: AppStage,
     /// Use this assembly as it is (written by `cargo xtask synth`) instead of synthesizing.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["arch"])]
     pub assembly: Option<PathBuf>,
@@ -167,7 +209,7 @@ impl AssemblyArgs {
         let dir = match &self.assembly {
             Some(dir) => dir.clone(),
             None => synth(&SynthOptions {
-                stage: self.stage.clone(),
+                target: self.target.clone(),
                 format: Format::Json,
                 out: None,
                 arch: self.arch,
@@ -179,13 +221,12 @@ impl AssemblyArgs {
     /// Where the stack goes, without building anything (for `destroy`).
     pub fn stack_info(&self) -> Result<StackInfo> {
         if let Some(dir) = &self.assembly {
-            return crate::deploy::read_stack_info(dir);
+            return Ok(StackInfo::read(dir)?);
         }
-        let config = load_stage(&self.stage)?;
-        Ok(StackInfo {
-            stage: self.stage.clone(),
-            stack_name: config.stack_name().to_owned(),
-            region: config.region().to_owned(),
-        })
+        let app = load_app(&self.target.app)?;
+        Ok(stack_info(
+            &self.target.stage,
+            &load_stage(app, &self.target.stage)?,
+        ))
     }
 }

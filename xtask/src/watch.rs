@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
+use gateway::Gateway;
+use gateway::log::line;
 
 use crate::build::{self, BuildOptions};
-use crate::gateway::Gateway;
-use crate::gateway::log::line;
 use crate::sources::{self, Fingerprint};
 use crate::synth::{self, SynthOptions};
 use crate::workspace::{self, FunctionCrate};
@@ -43,7 +43,13 @@ pub fn watched(root: &Path) -> Vec<PathBuf> {
         .map(|f| root.join(f))
         .collect();
     // What is compiled into xtask (not its tests), and the stage files.
-    for krate in ["infra", "xtask"] {
+    for krate in [
+        "infra",
+        "infra/assembly",
+        "xtask",
+        "xtask/deploy",
+        "xtask/gateway",
+    ] {
         paths.extend(["src", "Cargo.toml", "build.rs"].map(|p| root.join(krate).join(p)));
     }
     paths.push(root.join("infra/stages"));
@@ -219,7 +225,10 @@ async fn on_change(gateway: &Gateway, synth: &SynthOptions, root: &Path, changed
         ),
         Err(e) => line(
             "watch",
-            &format!("reload refused, the previous version keeps serving: {e:#}"),
+            &format!(
+                "reload refused, the previous version keeps serving: {:#}",
+                anyhow::Error::from(e)
+            ),
         ),
     }
 }
@@ -253,7 +262,7 @@ mod tests {
         assert_eq!(kind("infra/stages/dev.yaml"), Kind::Stage);
         assert_eq!(kind("infra/src/stack.rs"), Kind::Restart);
         assert_eq!(kind("infra/Cargo.toml"), Kind::Restart);
-        assert_eq!(kind("xtask/src/gateway/pool.rs"), Kind::Restart);
+        assert_eq!(kind("xtask/gateway/src/pool.rs"), Kind::Restart);
         assert_eq!(kind("functions/README.md"), Kind::Docs);
     }
 

@@ -1,12 +1,11 @@
-//! `cargo xtask deploy|diff|destroy` as a user runs them: the real xtask binary, the real AWS
-//! CLI, a real moto server.
-
-#[path = "deploy_harness/mod.rs"]
-mod harness;
+//! `cargo xtask deploy|diff|destroy|bootstrap|gc` as a user runs them: the real xtask binary,
+//! the real AWS CLI, a real moto server.
 
 use std::process::{Command, Output, Stdio};
 
-use harness::{Moto, write_assembly};
+use testenv::Need;
+use testenv::fixture::{change_function_code, write_assembly};
+use testenv::moto::{Moto, REGION, aws_env};
 
 fn xtask(moto: &Moto, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
@@ -15,12 +14,12 @@ fn xtask(moto: &Moto, args: &[&str]) -> Output {
             "--endpoint-url",
             &moto.endpoint,
             "--region",
-            harness::REGION,
+            REGION,
             "--aws-cli",
         ])
-        .arg(harness::aws_cli())
+        .arg(Need::AwsCli.path())
         .stdin(Stdio::null());
-    for (k, v) in harness::test_env() {
+    for (k, v) in aws_env() {
         cmd.env(k, v);
     }
     cmd.output().expect("xtask runs")
@@ -35,6 +34,7 @@ fn text(out: &Output) -> String {
 }
 
 #[test]
+#[ignore = "needs moto, the AWS CLI and the test assembly: `cargo xtask test` provides them"]
 fn deploy_diff_and_destroy_from_the_command_line() {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
@@ -59,7 +59,7 @@ fn deploy_diff_and_destroy_from_the_command_line() {
     assert!(text(&again).contains("no changes"), "{}", text(&again));
     assert!(!text(&again).contains("uploading"), "{}", text(&again));
 
-    harness::change_function_code(dir.path(), "echo");
+    change_function_code(dir.path(), "echo");
     let diff = xtask(&moto, &["diff", "--assembly", dir_arg]);
     assert!(diff.status.success(), "{}", text(&diff));
     assert!(text(&diff).contains("Code.S3Key"), "{}", text(&diff));
@@ -79,6 +79,7 @@ fn deploy_diff_and_destroy_from_the_command_line() {
 }
 
 #[test]
+#[ignore = "needs the test assembly: `cargo xtask test` provides it"]
 fn a_missing_cli_fails_with_a_non_zero_exit() {
     let dir = tempfile::tempdir().unwrap();
     write_assembly(dir.path());
@@ -98,6 +99,7 @@ fn a_missing_cli_fails_with_a_non_zero_exit() {
 }
 
 #[test]
+#[ignore = "needs moto and the AWS CLI: `cargo xtask test` provides them"]
 fn gc_from_the_command_line_lists_refuses_without_yes_then_deletes() {
     let moto = Moto::start();
     let boot = xtask(&moto, &["bootstrap", "--yes"]);

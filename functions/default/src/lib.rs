@@ -1,15 +1,15 @@
 //! `$default`: tells the client its message matched no route, and what to send instead.
 
+use shared::delivery::{self, Replier};
 use shared::event::{self, WebsocketInfo};
-use shared::management::Management;
 use shared::message::Message;
-use shared::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest, delivery, reply};
+use shared::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest, reply};
 
 /// Posts an explanation (what was wrong with the message, the supported actions, the
 /// WebSocket facts) to the sender.
 pub async fn handle(
     request: ApiGatewayWebsocketProxyRequest,
-    management: &Management,
+    replier: &Replier,
 ) -> ApiGatewayProxyResponse {
     let info = WebsocketInfo::from_request(&request);
     let message = Message::from_request(&request);
@@ -20,5 +20,6 @@ pub async fn handle(
         action = message.action(),
         "message not routed"
     );
-    delivery::reply_to_sender(management, &request, reply::not_recognised(&message, &info)).await
+    let reply = reply::not_recognised(&message, &info, &replier.actions);
+    delivery::reply_to_sender(&replier.management, &request, reply).await
 }

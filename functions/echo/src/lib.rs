@@ -1,16 +1,16 @@
 //! `echo`: sends the client its message back, with the WebSocket facts of the request.
 
+use shared::delivery::{self, Replier};
 use shared::event::{self, WebsocketInfo};
-use shared::management::Management;
 use shared::message::Message;
-use shared::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest, delivery, reply};
+use shared::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest, reply};
 
 /// Posts `{"action":"echo","received":…,"websocket":{…}}` to the sender. A message that is not
 /// an `echo` action (this route is selected by `$request.body.action`, so only a changed
 /// route selection sends one) gets the same explanation as `$default`.
 pub async fn handle(
     request: ApiGatewayWebsocketProxyRequest,
-    management: &Management,
+    replier: &Replier,
 ) -> ApiGatewayProxyResponse {
     let info = WebsocketInfo::from_request(&request);
     let message = Message::from_request(&request);
@@ -25,7 +25,7 @@ pub async fn handle(
     );
     let reply = match &message {
         Message::Action { action, value, .. } if action == "echo" => reply::echo(value, &info),
-        other => reply::not_recognised(other, &info),
+        other => reply::not_recognised(other, &info, &replier.actions),
     };
-    delivery::reply_to_sender(management, &request, reply).await
+    delivery::reply_to_sender(&replier.management, &request, reply).await
 }

@@ -1,10 +1,30 @@
 //! Posting a reply to the client that sent the message, and turning the outcome into the
 //! integration response.
 
+use crate::actions::Actions;
+use crate::entry::Error;
 use crate::event::WebsocketInfo;
 use crate::management::{Management, PostError};
 use crate::{reply, response};
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+
+/// What a function that answers clients builds once per process: the management API client
+/// (and its connections) and the actions it tells clients about.
+pub struct Replier {
+    pub management: Management,
+    pub actions: Actions,
+}
+
+impl Replier {
+    /// From Lambda's environment and the template's (see [`Management::from_env`],
+    /// [`Actions::from_env`]).
+    pub fn from_env() -> Result<Replier, Error> {
+        Ok(Replier {
+            management: Management::from_env()?,
+            actions: Actions::from_env()?,
+        })
+    }
+}
 
 /// Posts `reply` (cut to a short error if over the limit) to the sender of `request`.
 ///

@@ -1,5 +1,7 @@
 //! Shared code of the wsecho Lambda functions.
 //!
+//! - [`entry`]: the one `main` of every function (logs, runtime, state, Lambda's loop).
+//! - [`actions`]: the actions clients may send, as the template hands them over.
 //! - [`event`]: what the functions read from an API Gateway WebSocket event.
 //! - [`message`]: the client's message, decoded and classified (JSON, action...).
 //! - [`reply`]: the JSON replies sent back to the client, kept under API Gateway's size limit.
@@ -8,6 +10,8 @@
 //! - `management` and `delivery` (feature `management`): posting replies through the
 //!   API Gateway Management API.
 
+pub mod actions;
+pub mod entry;
 pub mod event;
 pub mod logging;
 pub mod message;
@@ -24,7 +28,3 @@ pub mod test_support;
 
 /// The event API Gateway sends for a WebSocket route.
 pub use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-
-/// The actions a client can send in the `action` field (the route selection expression is
-/// `$request.body.action`).
-pub const SUPPORTED_ACTIONS: &[&str] = &["echo"];

@@ -4,7 +4,7 @@
 //! goes through [`within_limit`] so that a large request never produces a reply API Gateway
 //! would refuse.
 
-use crate::SUPPORTED_ACTIONS;
+use crate::actions::Actions;
 use crate::event::WebsocketInfo;
 use crate::message::{Message, json_type};
 use serde_json::{Value, json};
@@ -24,17 +24,18 @@ pub fn echo(received: &Value, info: &WebsocketInfo) -> Vec<u8> {
     }))
 }
 
-/// The reply to a message no route handles: what was wrong, what was received, what to send.
-pub fn not_recognised(message: &Message, info: &WebsocketInfo) -> Vec<u8> {
-    let supported = SUPPORTED_ACTIONS
-        .iter()
-        .map(|action| format!("\"{action}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let hint = format!(
-        "Send a JSON object whose \"action\" is one of: {supported}, for example \
-         {{\"action\":\"echo\",\"data\":\"hello\"}}."
-    );
+/// The reply to a message no route handles: what was wrong, what was received, and which of
+/// the API's `actions` to send instead.
+pub fn not_recognised(message: &Message, info: &WebsocketInfo, actions: &Actions) -> Vec<u8> {
+    let quoted: Vec<String> = actions.as_slice().iter().map(|a| json_string(a)).collect();
+    let hint = match quoted.first() {
+        Some(first) => format!(
+            "Send a JSON object whose \"action\" is one of: {}, for example \
+             {{\"action\":{first},\"data\":\"hello\"}}.",
+            quoted.join(", ")
+        ),
+        None => "This API has no actions: every message goes to its default route.".to_owned(),
+    };
     let (problem, received) = match message {
         Message::Empty => ("The message was empty.".to_owned(), Value::Null),
         Message::InvalidBase64 { error } => (
@@ -73,7 +74,7 @@ pub fn not_recognised(message: &Message, info: &WebsocketInfo) -> Vec<u8> {
             text,
         } => {
             let quoted = Value::String(quote(action).to_owned());
-            let problem = if SUPPORTED_ACTIONS.contains(&action.as_str()) {
+            let problem = if actions.contains(action) {
                 // Only a deployment without that action's route gets here.
                 format!("The action {quoted} is supported but no route handled it.")
             } else {
@@ -86,7 +87,7 @@ pub fn not_recognised(message: &Message, info: &WebsocketInfo) -> Vec<u8> {
         "error": message.problem(),
         "message": format!("{problem} {hint}"),
         "received": received,
-        "supportedActions": SUPPORTED_ACTIONS,
+        "supportedActions": actions.as_slice(),
         "websocket": info,
     }))
 }
@@ -133,6 +134,11 @@ pub fn quote(text: &str) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+/// `text` as a JSON string literal (quotes and escapes included).
+fn json_string(text: &str) -> String {
+    Value::String(text.to_owned()).to_string()
 }
 
 fn to_bytes(value: &Value) -> Vec<u8> {

@@ -33,3 +33,13 @@ pub fn settings_for(endpoint: &str) -> crate::management::Settings {
         endpoint_override: Some(endpoint.to_owned()),
     }
 }
+
+/// What `echo` and `default` build at start, posting to `endpoint`, told the echo app's
+/// actions (`["echo"]`, as its template hands them over).
+#[cfg(feature = "management")]
+pub fn replier_for(endpoint: &str) -> crate::delivery::Replier {
+    crate::delivery::Replier {
+        management: crate::management::Management::new(settings_for(endpoint)),
+        actions: crate::actions::Actions::new(["echo"]),
+    }
+}

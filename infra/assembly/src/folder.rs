@@ -23,11 +23,6 @@ pub struct Assembly {
 }
 
 impl Assembly {
-    /// The default folder for a stage's assembly: `<target>/assembly/<name>`.
-    pub fn default_dir(target_dir: &Path, name: &str) -> PathBuf {
-        target_dir.join("assembly").join(name)
-    }
-
     /// Reads an assembly and checks that every function's code is in it.
     pub fn read(dir: &Path) -> Result<Assembly, Error> {
         let template_path = dir.join(TEMPLATE_FILE);
@@ -188,6 +183,21 @@ mod tests {
         (manifest, stack, template)
     }
 
+    fn writer<'a>(
+        assets_dir: &'a Path,
+        manifest: &'a AssetManifest,
+        stack: &'a StackInfo,
+        template: &'a str,
+    ) -> NewAssembly<'a> {
+        NewAssembly {
+            template_json: template,
+            template_yaml: None,
+            manifest,
+            assets_dir,
+            stack,
+        }
+    }
+
     #[test]
     fn a_written_assembly_reads_back_and_keeps_the_last_outputs() {
         let assets = tempfile::tempdir().unwrap();
@@ -195,11 +205,8 @@ mod tests {
         let dir = out.path().join("dev");
         let (manifest, stack, template) = sample(assets.path());
         let new = NewAssembly {
-            template_json: &template,
             template_yaml: Some("Resources: {}\n"),
-            manifest: &manifest,
-            assets_dir: assets.path(),
-            stack: &stack,
+            ..writer(assets.path(), &manifest, &stack, &template)
         };
         new.write(&dir).unwrap();
         fs::write(dir.join(OUTPUTS_FILE), "{}").unwrap();
@@ -224,15 +231,9 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().join("dev");
         let (manifest, stack, template) = sample(assets.path());
-        NewAssembly {
-            template_json: &template,
-            template_yaml: None,
-            manifest: &manifest,
-            assets_dir: assets.path(),
-            stack: &stack,
-        }
-        .write(&dir)
-        .unwrap();
+        writer(assets.path(), &manifest, &stack, &template)
+            .write(&dir)
+            .unwrap();
         fs::remove_file(dir.join(&manifest.functions[0].zip)).unwrap();
         let err = Assembly::read(&dir).unwrap_err().to_string();
         assert!(
@@ -256,13 +257,7 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().join("dev");
         let (manifest, stack, template) = sample(assets.path());
-        let new = NewAssembly {
-            template_json: &template,
-            template_yaml: None,
-            manifest: &manifest,
-            assets_dir: assets.path(),
-            stack: &stack,
-        };
+        let new = writer(assets.path(), &manifest, &stack, &template);
         new.write(&dir).unwrap();
         let empty = tempfile::tempdir().unwrap();
         let broken = NewAssembly {

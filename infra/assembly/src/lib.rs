@@ -29,6 +29,6 @@ pub use files::{
 };
 pub use folder::{Assembly, NewAssembly};
 pub use manifest::{
-    Architecture, AssetManifest, FunctionAsset, MANIFEST_VERSION, UnknownArchitecture,
+    Architecture, AssetManifest, FunctionAsset, MANIFEST_VERSION, UnknownArchitecture, human_size,
 };
 pub use stack_info::StackInfo;

@@ -100,6 +100,15 @@ impl FunctionAsset {
     }
 }
 
+/// An asset's size as build, deploy and gc print it: `1.87 MiB`, `412.3 KiB`.
+pub fn human_size(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{:.2} MiB", bytes as f64 / f64::from(1 << 20))
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
+
 impl AssetManifest {
     /// Reads and checks a manifest file.
     pub fn read(path: &Path) -> Result<AssetManifest, Error> {
@@ -193,6 +202,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("run `cargo xtask build` first"), "{err}");
+    }
+
+    #[test]
+    fn sizes_read_as_kib_below_a_mib() {
+        assert_eq!(human_size(422_195), "412.3 KiB");
+        assert_eq!(human_size(1_960_000), "1.87 MiB");
     }
 
     #[test]

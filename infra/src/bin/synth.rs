@@ -1,32 +1,36 @@
-//! `synth`: a stage file and an asset manifest in, `template.json` out, and nothing else.
+//! `synth`: an app, a stage file and an asset manifest in, `template.json` out, and nothing
+//! else.
 //!
 //! The synthesis step alone, as a small release binary, so `cargo xtask bench` can time it
 //! against `cdk synth` process for process (cargo and the build are not in the way):
 //!
 //! ```sh
 //! cargo build --release -p infra --bin synth
-//! target/release/synth --stage-file infra/stages/dev.yaml \
+//! target/release/synth --app echo --stage-file infra/stages/echo/dev.yaml \
 //!     --assets target/wsecho/assets/arm64/assets.json --out /tmp/out
 //! ```
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::{fs, io};
 
-use assembly::AssetManifest;
+use assembly::{AssetManifest, TEMPLATE_FILE, write_atomically};
 use infra::config::StageConfig;
 
-const USAGE: &str = "usage: synth --stage-file STAGE.yaml --assets assets.json --out DIR
+const USAGE: &str =
+    "usage: synth [--app NAME] --stage-file STAGE.yaml --assets assets.json --out DIR
 
-Synthesizes the wsEcho stack for a stage and writes DIR/template.json (atomically).
-  --stage-file PATH   the stage config, e.g. infra/stages/dev.yaml
+Synthesizes an app's stack for a stage and writes DIR/template.json (atomically).
+  --app NAME          the app (infra/src/apps/), default: echo
+  --stage-file PATH   the stage config, e.g. infra/stages/echo/dev.yaml
   --assets PATH       the asset manifest `cargo xtask build` wrote, e.g.
                       target/wsecho/assets/arm64/assets.json
   --out DIR           where template.json goes (created if missing)";
 
 #[derive(Debug, PartialEq, Eq)]
 struct Args {
+    app: String,
     stage_file: PathBuf,
     assets: PathBuf,
     out: PathBuf,
@@ -58,13 +62,14 @@ fn main() -> ExitCode {
 
 /// `Ok(None)` means `--help` was asked for (and printed).
 fn parse(mut argv: impl Iterator<Item = OsString>) -> Result<Option<Args>, Failure> {
-    let (mut stage_file, mut assets, mut out) = (None, None, None);
+    let (mut app, mut stage_file, mut assets, mut out) = (None, None, None, None);
     while let Some(arg) = argv.next() {
         let slot = match arg.to_str() {
             Some("-h" | "--help") => {
                 println!("{USAGE}");
                 return Ok(None);
             }
+            Some("--app") => &mut app,
             Some("--stage-file") => &mut stage_file,
             Some("--assets") => &mut assets,
             Some("--out") => &mut out,
@@ -87,6 +92,10 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Result<Option<Args>, Failu
         value.ok_or_else(|| Failure::Usage(format!("{flag} is required")))
     };
     Ok(Some(Args {
+        app: app.map_or_else(
+            || infra::apps::ALL[0].name.to_owned(),
+            |a| a.to_string_lossy().into_owned(),
+        ),
         stage_file: need(stage_file, "--stage-file")?,
         assets: need(assets, "--assets")?,
         out: need(out, "--out")?,
@@ -98,32 +107,24 @@ fn run(args: &Option<Args>) -> Result<Option<PathBuf>, Failure> {
         return Ok(None);
     };
     let run_error = |e: &dyn std::fmt::Display| Failure::Run(e.to_string());
+    let app = infra::apps::find(&args.app).map_err(|e| Failure::Usage(e.to_string()))?;
     let config = StageConfig::load(&args.stage_file).map_err(|e| run_error(&e))?;
     let manifest = AssetManifest::read(&args.assets).map_err(|e| run_error(&e))?;
-    let synthesized = infra::stack::ws_echo(&config, &manifest).map_err(|e| run_error(&e))?;
+    let synthesized = app.synth(&config, &manifest).map_err(|e| run_error(&e))?;
     for warning in &synthesized.warnings {
-        eprintln!("warning: {warning}");
+        eprintln!("{warning}");
     }
-    let path = args.out.join("template.json");
-    write_atomically(&path, synthesized.template.to_json().as_bytes()).map_err(|e| {
-        Failure::Run(format!(
-            "cannot write {}: {e}; check that --out names a writable folder",
-            path.display()
-        ))
-    })?;
-    Ok(Some(path))
-}
-
-/// Temporary file beside the target, then a rename: no reader sees half a template.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
+    let written = fs::create_dir_all(&args.out)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            let path = args.out.join(TEMPLATE_FILE);
+            write_atomically(&path, synthesized.template.to_json().as_bytes())
+                .map(|()| path)
+                .map_err(|e| e.to_string())
+        });
+    written
+        .map(Some)
+        .map_err(|e| Failure::Run(format!("{e}; check that --out names a writable folder")))
 }
 
 #[cfg(test)]
@@ -143,11 +144,12 @@ mod tests {
     }
 
     #[test]
-    fn all_three_flags_parse() {
+    fn the_flags_parse_and_the_app_defaults_to_echo() {
         let parsed = args(&["--out", "o", "--stage-file", "s.yaml", "--assets", "a.json"]);
         assert_eq!(
             parsed.ok().flatten(),
             Some(Args {
+                app: "echo".into(),
                 stage_file: "s.yaml".into(),
                 assets: "a.json".into(),
                 out: "o".into(),
@@ -172,6 +174,26 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_unknown_app_is_a_usage_error_listing_the_apps() {
+        let parsed = args(&[
+            "--app",
+            "nope",
+            "--stage-file",
+            "s",
+            "--assets",
+            "a",
+            "--out",
+            "o",
+        ])
+        .ok()
+        .flatten();
+        match run(&parsed) {
+            Err(Failure::Usage(m)) => assert!(m.contains("`nope`") && m.contains("echo"), "{m}"),
+            _ => panic!("an unknown app must be refused"),
+        }
+    }
+
     fn scratch(name: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("wsecho-synth-bin-{name}-{}", std::process::id()));
@@ -184,7 +206,9 @@ mod tests {
     fn synthesizes_the_dev_stage_into_template_json_and_nothing_else() {
         use assembly::{Architecture, FunctionAsset, MANIFEST_VERSION};
         let dir = scratch("ok");
-        let functions = ["connect", "default", "disconnect", "echo"]
+        let app = infra::apps::find("echo").unwrap();
+        let functions = app
+            .packages()
             .iter()
             .enumerate()
             .map(|(i, package)| {
@@ -207,7 +231,8 @@ mod tests {
         fs::write(dir.join("assets.json"), manifest.to_json()).unwrap();
         let out = dir.join("out");
         let written = run(&Some(Args {
-            stage_file: infra::config::stage_file("dev"),
+            app: "echo".into(),
+            stage_file: infra::config::stage_file("echo", "dev"),
             assets: dir.join("assets.json"),
             out: out.clone(),
         }))
@@ -217,7 +242,10 @@ mod tests {
         let template: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
             template.pointer("/Resources/EchoFunction/Properties/Code/S3Key"),
-            Some(&serde_json::json!(format!("{:064x}.zip", 3)))
+            Some(&serde_json::json!(format!(
+                "{:064x}.zip",
+                app.packages().iter().position(|p| *p == "echo").unwrap()
+            )))
         );
         // The temporary file was renamed into place, not left beside it.
         let names: Vec<_> = fs::read_dir(&out)
@@ -235,6 +263,7 @@ mod tests {
             std::env::temp_dir().join(format!("wsecho-synth-bin-missing-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let parsed = Some(Args {
+            app: "echo".into(),
             stage_file: dir.join("nope.yaml"),
             assets: dir.join("assets.json"),
             out: dir.clone(),

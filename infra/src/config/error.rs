@@ -5,7 +5,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "cannot read the stage config {path}: {source}; stages live in infra/stages/<stage>.yaml"
+        "cannot read the stage config {path}: {source}; stages live in infra/stages/<app>/<stage>.yaml"
     )]
     Read {
         path: PathBuf,

@@ -1,4 +1,4 @@
-//! Stage configuration: one YAML file per stage in `infra/stages/`, checked while parsing,
+//! Stage configuration: one YAML file per app and stage in `infra/stages/<app>/`, checked while parsing,
 //! with a JSON Schema (`stage.schema.json`) for editors.
 
 mod error;
@@ -215,19 +215,19 @@ fn locate_value_error(
     (index + 1, indent + 1, rest)
 }
 
-/// The folder of the stage files (`infra/stages`).
+/// The folder of the stage files (`infra/stages`): one folder per app, and the schema.
 pub fn stages_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("stages")
 }
 
-/// The config file of a stage: `infra/stages/<stage>.yaml`.
-pub fn stage_file(stage: &str) -> PathBuf {
-    stages_dir().join(format!("{stage}.yaml"))
+/// The config file of an app's stage: `infra/stages/<app>/<stage>.yaml`.
+pub fn stage_file(app: &str, stage: &str) -> PathBuf {
+    stages_dir().join(app).join(format!("{stage}.yaml"))
 }
 
-/// Every stage file, sorted by name.
-pub fn stage_files() -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(stages_dir())?
+/// Every stage file of an app, sorted by name.
+pub fn stage_files(app: &str) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(stages_dir().join(app))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();

@@ -3,11 +3,12 @@
 //! Execution logging on a stage fails to deploy until the account has a CloudWatch role; the
 //! setting is account- and region-wide, so two stacks setting it agree on the same policy.
 
-use crate::construct::Stack;
 use crate::error::SynthError;
 use crate::intrinsics::{Handle, attr};
+use crate::path::ConstructPath;
 use crate::resources::apigateway::Account;
 use crate::resources::iam::{Role, aws_managed_policy};
+use crate::stack::Stack;
 
 pub struct ApiGatewayAccount {
     pub account: Handle<Account>,
@@ -15,8 +16,9 @@ pub struct ApiGatewayAccount {
 }
 
 impl ApiGatewayAccount {
-    pub fn new(stack: &mut Stack) -> Result<ApiGatewayAccount, SynthError> {
-        let path = stack.root().child("ApiGateway");
+    /// Adds `ApiGatewayCloudWatchRole` and `ApiGatewayAccount` in `scope`.
+    pub fn new(stack: &mut Stack, scope: &ConstructPath) -> Result<ApiGatewayAccount, SynthError> {
+        let path = scope.child("ApiGateway");
         let mut role = Role::for_service("apigateway.amazonaws.com");
         role.description = Some("Lets API Gateway write execution and access logs".into());
         role.managed_policy_arns = vec![aws_managed_policy(

@@ -2,14 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use crate::construct::{ConstructPath, Stack};
+use crate::constructs::stage::DEFAULT_LOG_RETENTION_DAYS;
 use crate::error::SynthError;
 use crate::intrinsics::{Expr, Handle, Ref, attr};
+use crate::path::ConstructPath;
 use crate::resources::iam::{InlinePolicy, PolicyDocument, Role, Statement, aws_managed_policy};
 use crate::resources::lambda::{
     Code, Environment, Function, LoggingConfig, Runtime, TracingConfig, TracingMode,
 };
 use crate::resources::logs::LogGroup;
+use crate::stack::Stack;
 use crate::template::Param;
 use crate::validate;
 use assembly::AssetManifest;
@@ -24,34 +26,52 @@ pub struct Assets<'a> {
 pub struct FunctionProps {
     /// The function crate's package name, as in the asset manifest.
     pub package: String,
-    /// The deployed function name (also names the log group `/aws/lambda/<name>`).
-    pub function_name: String,
+    /// The deployed function name (also names the log group `/aws/lambda/<name>`); `None`
+    /// lets CloudFormation name both.
+    pub function_name: Option<String>,
     pub memory_mb: u32,
     pub timeout_seconds: u32,
     pub reserved_concurrency: Option<u32>,
     pub log_retention_days: u32,
+    /// X-Ray active tracing.
     pub tracing: bool,
     pub environment: BTreeMap<String, Expr>,
 }
 
+impl FunctionProps {
+    /// The function crate `package` with Lambda's defaults (128 MB, 3 s, no reserved
+    /// concurrency, no tracing, no environment) and logs kept for two years.
+    pub fn new(package: impl Into<String>) -> FunctionProps {
+        FunctionProps {
+            package: package.into(),
+            function_name: None,
+            memory_mb: 128,
+            timeout_seconds: 3,
+            reserved_concurrency: None,
+            log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
+            tracing: false,
+            environment: BTreeMap::new(),
+        }
+    }
+}
+
 pub struct LambdaFunction {
     path: ConstructPath,
-    package: String,
-    function_name: String,
     pub function: Handle<Function>,
     pub role: Handle<Role>,
     pub log_group: Handle<LogGroup>,
 }
 
 impl LambdaFunction {
-    /// Adds `<Name>Function`, `<Name>FunctionRole` and `<Name>FunctionLogGroup`.
+    /// Adds `<Id>Function`, `<Id>FunctionRole` and `<Id>FunctionLogGroup` in `scope`.
     pub fn new(
         stack: &mut Stack,
-        name: &str,
+        scope: &ConstructPath,
+        id: &str,
         assets: &Assets<'_>,
         props: FunctionProps,
     ) -> Result<LambdaFunction, SynthError> {
-        let path = stack.root().child(name).child("Function");
+        let path = scope.child(id).child("Function");
         let asset =
             assets
                 .manifest
@@ -68,12 +88,17 @@ impl LambdaFunction {
                 asset: asset.architecture.to_string(),
             });
         }
-        validate::function_name(&path, &props.function_name)?;
+        if let Some(name) = &props.function_name {
+            validate::function_name(&path, name)?;
+        }
 
         let log_group = stack.add(
             &path.child("LogGroup"),
             LogGroup {
-                log_group_name: Some(format!("/aws/lambda/{}", props.function_name).into()),
+                log_group_name: props
+                    .function_name
+                    .as_ref()
+                    .map(|name| format!("/aws/lambda/{name}").into()),
                 retention_in_days: props.log_retention_days,
             },
         )?;
@@ -108,7 +133,7 @@ impl LambdaFunction {
                 environment: (!props.environment.is_empty()).then(|| Environment {
                     variables: props.environment.clone(),
                 }),
-                function_name: Some(props.function_name.clone()),
+                function_name: props.function_name.clone(),
                 handler: "bootstrap".into(),
                 logging_config: Some(LoggingConfig {
                     log_group: log_group.reference(),
@@ -128,8 +153,6 @@ impl LambdaFunction {
 
         Ok(LambdaFunction {
             path,
-            package: props.package,
-            function_name: props.function_name,
             function,
             role,
             log_group,
@@ -138,14 +161,6 @@ impl LambdaFunction {
 
     pub fn path(&self) -> &ConstructPath {
         &self.path
-    }
-
-    pub fn package(&self) -> &str {
-        &self.package
-    }
-
-    pub fn function_name(&self) -> &str {
-        &self.function_name
     }
 
     /// Adds an inline policy to the function's role.

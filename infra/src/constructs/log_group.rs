@@ -1,9 +1,9 @@
 //! What checkov says about log groups and why it doesn't apply.
 
-use crate::construct::Stack;
 use crate::error::SynthError;
 use crate::intrinsics::Handle;
 use crate::resources::logs::LogGroup;
+use crate::stack::Stack;
 
 pub(crate) fn skip_checks(stack: &mut Stack, group: &Handle<LogGroup>) -> Result<(), SynthError> {
     stack.skip_checkov(

@@ -8,22 +8,46 @@
 
 use std::collections::BTreeMap;
 
-use crate::construct::{ConstructPath, Stack};
 use crate::error::SynthError;
 use crate::intrinsics::{Handle, Sub, attr};
+use crate::path::ConstructPath;
 use crate::resources::apigatewayv2::{AccessLogSettings, Api, LoggingLevel, RouteSettings, Stage};
 use crate::resources::logs::LogGroup;
+use crate::stack::Stack;
 
 #[derive(Debug, Clone)]
 pub struct StageProps {
     pub stage_name: String,
+    /// Retention of the access and execution logs.
     pub log_retention_days: u32,
     pub logging_level: LoggingLevel,
     pub data_trace: bool,
     pub detailed_metrics: bool,
-    pub throttling_burst_limit: u32,
-    pub throttling_rate_limit: f64,
+    /// `None`: the account's limit.
+    pub throttling_burst_limit: Option<u32>,
+    /// `None`: the account's limit.
+    pub throttling_rate_limit: Option<f64>,
 }
+
+impl StageProps {
+    /// A stage with CloudFormation's defaults (no execution logging, no data trace, no
+    /// detailed metrics, the account's throttling) and logs kept for two years, AWS CDK's
+    /// default for log groups (CloudWatch's own, "never expire", is what checkov flags).
+    pub fn new(stage_name: impl Into<String>) -> StageProps {
+        StageProps {
+            stage_name: stage_name.into(),
+            log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
+            logging_level: LoggingLevel::Off,
+            data_trace: false,
+            detailed_metrics: false,
+            throttling_burst_limit: None,
+            throttling_rate_limit: None,
+        }
+    }
+}
+
+/// How long the constructs keep logs unless told: two years, AWS CDK's default.
+pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 731;
 
 pub struct WebSocketStage {
     path: ConstructPath,

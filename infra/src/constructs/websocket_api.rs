@@ -2,16 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use crate::construct::{ConstructPath, Stack};
 use crate::constructs::function::LambdaFunction;
 use crate::constructs::stage::{StageProps, WebSocketStage};
 use crate::error::SynthError;
 use crate::intrinsics::{Expr, Handle, Pseudo, Sub, attr};
+use crate::path::ConstructPath;
 use crate::resources::apigatewayv2::{
     Api, AuthorizationType, Integration, IntegrationType, ProtocolType, Route, RouteResponse,
 };
 use crate::resources::iam::{InlinePolicy, PolicyDocument, Statement};
 use crate::resources::lambda::Permission;
+use crate::stack::Stack;
 use crate::validate;
 
 #[derive(Debug, Clone)]
@@ -21,6 +22,36 @@ pub struct WebSocketApiProps {
     /// `$request.body.action`
     pub route_selection_expression: String,
     pub stage: StageProps,
+    pub route_ids: RouteIds,
+}
+
+impl WebSocketApiProps {
+    /// An API named `name` routing by `route_selection_expression` (both required by
+    /// CloudFormation for WebSocket APIs), with one stage.
+    pub fn new(
+        name: impl Into<String>,
+        route_selection_expression: impl Into<String>,
+        stage: StageProps,
+    ) -> WebSocketApiProps {
+        WebSocketApiProps {
+            name: name.into(),
+            description: None,
+            route_selection_expression: route_selection_expression.into(),
+            stage,
+            route_ids: RouteIds::default(),
+        }
+    }
+}
+
+/// How the logical IDs of an API's routes are made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RouteIds {
+    /// `<Api><Key>Route`: unique whatever else the stack holds.
+    #[default]
+    Scoped,
+    /// `<Key>Route`, for the only API of a stack (an app's); a second API with the same route
+    /// key then collides, and synth names both.
+    Short,
 }
 
 /// Options of one route.
@@ -45,20 +76,29 @@ struct RouteEntry {
 }
 
 pub struct WebSocketApi {
-    path: ConstructPath,
+    /// Where the API's routes go: under the API's path, with or without its id in their
+    /// logical IDs (`RouteIds`).
+    routes_scope: ConstructPath,
     pub api: Handle<Api>,
     pub stage: WebSocketStage,
     routes: BTreeMap<String, RouteEntry>,
 }
 
 impl WebSocketApi {
-    /// Adds `<Name>Api` and its stage (`<Name>Stage`, see `WebSocketStage`).
+    /// Adds `<Id>Api` and its stage (`<Id>Stage`, see `WebSocketStage`) in `scope`. Every
+    /// API is checked when the stack synthesizes: it needs a route, and should have
+    /// `$default`.
     pub fn new(
         stack: &mut Stack,
-        name: &str,
+        scope: &ConstructPath,
+        id: &str,
         props: WebSocketApiProps,
     ) -> Result<WebSocketApi, SynthError> {
-        let path = stack.root().child(name);
+        let path = scope.child(id);
+        let routes_scope = match props.route_ids {
+            RouteIds::Scoped => path.clone(),
+            RouteIds::Short => scope.unnamed_scope(id),
+        };
         let api = stack.add(
             &path.child("Api"),
             Api {
@@ -70,15 +110,11 @@ impl WebSocketApi {
         )?;
         let stage = WebSocketStage::new(stack, &path, &api, &props.stage)?;
         Ok(WebSocketApi {
-            path,
+            routes_scope,
             api,
             stage,
             routes: BTreeMap::new(),
         })
-    }
-
-    pub fn path(&self) -> &ConstructPath {
-        &self.path
     }
 
     /// `arn:…:execute-api:<region>:<account>:<api>/<stage>/` followed by `rest`: the
@@ -100,7 +136,7 @@ impl WebSocketApi {
         function: &LambdaFunction,
         options: RouteOptions,
     ) -> Result<RouteResources, SynthError> {
-        let path = stack.root().child(route_key);
+        let path = self.routes_scope.child(route_key);
         validate::route_key(&path, route_key)?;
         if let Some(first) = self.routes.get(route_key) {
             return Err(SynthError::DuplicateRoute {
@@ -219,26 +255,5 @@ impl WebSocketApi {
             .var(Pseudo::UrlSuffix)
             .text(&format!("/{}", self.stage.name()))
             .into()
-    }
-
-    pub fn route_keys(&self) -> impl Iterator<Item = &str> {
-        self.routes.keys().map(String::as_str)
-    }
-
-    /// Final checks once every route is in: at least one route, and a warning without
-    /// `$default`.
-    pub fn finish(self, stack: &mut Stack) -> Result<(), SynthError> {
-        if self.routes.is_empty() {
-            return Err(SynthError::NoRoutes {
-                path: self.path.to_string(),
-            });
-        }
-        if !self.routes.contains_key("$default") {
-            stack.warn(
-                &self.path,
-                "no `$default` route: messages that match no route get `Forbidden`; add a `$default` route to answer them",
-            );
-        }
-        Ok(())
     }
 }

@@ -101,8 +101,10 @@ pub struct RouteSettings {
     pub data_trace_enabled: bool,
     pub detailed_metrics_enabled: bool,
     pub logging_level: LoggingLevel,
-    pub throttling_burst_limit: u32,
-    pub throttling_rate_limit: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttling_burst_limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttling_rate_limit: Option<f64>,
 }
 
 /// Execution logging level of a WebSocket stage.

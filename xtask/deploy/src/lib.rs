@@ -1,1 +1,322 @@
-//! Deploying an assembly (being moved here from xtask/src/deploy).
+//! `deploy`, `diff`, `destroy`, `bootstrap` and `gc`: an assembly to AWS through the user's
+//! AWS CLI. Reads the assembly only (`assembly`), never the Rust model that wrote it.
+//!
+//! deploy = check credentials → make sure the assets bucket exists (toolkit stack) → upload
+//! the zips the bucket lacks → change set → summary → confirm → execute with live events →
+//! outputs (printed and saved as `outputs.json`). Nothing changed → nothing uploaded,
+//! nothing executed, "no changes".
+
+mod assets;
+mod aws;
+mod bootstrap;
+mod changeset;
+mod confirm;
+mod destroy;
+mod diff;
+mod error;
+mod events;
+mod flow;
+mod gc;
+mod outputs;
+mod requirements;
+mod stack;
+mod summary;
+mod template_diff;
+mod toolkit;
+
+use std::path::PathBuf;
+use std::thread;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use assembly::{Assembly, StackInfo};
+use aws::Aws;
+pub use aws::{AwsError, AwsErrorKind, AwsOptions};
+pub use bootstrap::bootstrap;
+use bootstrap::{bootstrap_with, bucket_exists};
+pub use destroy::destroy;
+pub use diff::diff;
+pub use error::{Error, Result};
+use flow::{Applied, Prepared, Target};
+pub use gc::{GcOptions, GcReport, gc};
+pub use outputs::{Output, Outputs};
+pub use toolkit::TOOLKIT_STACK;
+
+/// How long a stack operation may take before we stop waiting (it goes on in AWS).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    pub aws: AwsOptions,
+    /// Deploy without asking (required when stdin is not a terminal).
+    pub yes: bool,
+    /// Upload to this bucket instead of the toolkit stack's.
+    pub assets_bucket: Option<String>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The stack already had this template and parameters.
+    NoChanges,
+    Deployed,
+    /// The user said no at the prompt.
+    Declined,
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone)]
+pub struct DeployReport {
+    pub outcome: Outcome,
+    pub stack_name: String,
+    /// The assets bucket used (`None` when the template takes none).
+    pub assets_bucket: Option<String>,
+    /// Keys uploaded by this deploy.
+    pub uploaded: Vec<String>,
+    /// The stack's outputs after the deploy (`None` when declined).
+    pub outputs: Option<Outputs>,
+}
+
+fn aws_for(opts: &AwsOptions, stack: &StackInfo) -> Aws {
+    let aws = Aws::new(opts, &stack.region);
+    if aws.region != stack.region {
+        eprintln!(
+            "[deploy] note: deploying to {} (from --region or the environment); the assembly \
+             was synthesized for {}",
+            aws.region, stack.region
+        );
+    }
+    aws
+}
+
+fn login(aws: &Aws, stack_name: &str) -> Result<()> {
+    announce(aws, stack_name, &aws.check_credentials()?);
+    Ok(())
+}
+
+fn announce(aws: &Aws, stack_name: &str, id: &aws::Identity) {
+    eprintln!(
+        "[deploy] stack {stack_name} in account {}, region {} (as {})",
+        id.account,
+        aws.target(),
+        id.arn
+    );
+}
+
+/// The app stack's target; checks locally what the template needs.
+fn app_target<'a>(assembly: &'a Assembly, bucket: Option<&str>) -> Result<Target<'a>> {
+    Ok(Target {
+        stack_name: &assembly.stack.stack_name,
+        template_text: &assembly.template_text,
+        template_url: None,
+        template: &assembly.template,
+        parameters: requirements::parameters(&assembly.template, bucket)?,
+        capabilities: requirements::capabilities(&assembly.template),
+    })
+}
+
+/// Deploys an assembly. Errors carry the root cause and what state the stack is in.
+pub fn deploy(assembly: &Assembly, opts: &DeployOptions) -> Result<DeployReport> {
+    let stack_name = assembly.stack.stack_name.as_str();
+    let needs_bucket = requirements::needs_assets_bucket(&assembly.template);
+    // Local checks first: a template we can't deploy fails before any AWS call.
+    app_target(assembly, needs_bucket.then_some("placeholder"))?;
+    let aws = aws_for(&opts.aws, &assembly.stack);
+
+    // Credentials, the toolkit's bucket and the stack, read at once: a no-change deploy
+    // costs one round of AWS CLI starts.
+    let look_up_toolkit = needs_bucket && opts.assets_bucket.is_none();
+    let (identity, toolkit_bucket, survey) = thread::scope(|s| {
+        let identity = s.spawn(|| aws.check_credentials());
+        let toolkit_bucket = s.spawn(|| {
+            if look_up_toolkit {
+                toolkit::assets_bucket(&aws)
+            } else {
+                Ok(None)
+            }
+        });
+        let survey = flow::survey(&aws, stack_name);
+        (
+            identity.join().expect("no panic"),
+            toolkit_bucket.join().expect("no panic"),
+            survey,
+        )
+    });
+    // Credentials first: without them the other answers are errors too.
+    announce(&aws, stack_name, &identity?);
+    let (toolkit_bucket, survey) = (toolkit_bucket?, survey?);
+
+    let bucket = if !needs_bucket {
+        None
+    } else if let Some(bucket) = &opts.assets_bucket {
+        Some(bucket.clone())
+    } else {
+        Some(match toolkit_bucket {
+            Some(bucket) => bucket,
+            None => {
+                eprintln!(
+                    "[deploy] no assets bucket in {} yet: creating stack {} (what `cargo xtask \
+                     bootstrap` does)",
+                    aws.target(),
+                    TOOLKIT_STACK
+                );
+                bootstrap_with(&aws, opts.yes, opts.timeout)?
+            }
+        })
+    };
+    let target = app_target(assembly, bucket.as_deref())?;
+
+    let (kind, deployed_template) = match flow::prepare(&aws, &target, survey, opts.timeout)? {
+        Prepared::Unchanged(stack) => {
+            eprintln!("[deploy] {stack_name}: no changes");
+            let outputs = finish(assembly, &stack, &aws)?;
+            return Ok(DeployReport {
+                outcome: Outcome::NoChanges,
+                stack_name: stack_name.to_owned(),
+                assets_bucket: bucket,
+                uploaded: Vec::new(),
+                outputs: Some(outputs),
+            });
+        }
+        Prepared::Changes {
+            kind,
+            deployed_template,
+        } => (kind, deployed_template),
+    };
+
+    let uploaded = match &bucket {
+        Some(bucket) => {
+            let source = if opts.assets_bucket.is_some() {
+                assets::BucketSource::Given
+            } else {
+                assets::BucketSource::Toolkit
+            };
+            assets::upload_missing(&aws, assembly, bucket, source)?
+        }
+        None => Vec::new(),
+    };
+    if bucket.is_some() && uploaded.is_empty() {
+        eprintln!("[deploy] assets: all already in the bucket");
+    }
+
+    let mut target = target;
+    if let Some(bucket) = &bucket
+        && assembly.template_text.len() > changeset::MAX_TEMPLATE_BODY
+    {
+        target.template_url = Some(assets::upload_template(&aws, bucket, assembly)?);
+    }
+
+    let report = |outcome, outputs| DeployReport {
+        outcome,
+        stack_name: stack_name.to_owned(),
+        assets_bucket: bucket.clone(),
+        uploaded: uploaded.clone(),
+        outputs,
+    };
+    let proposal = match flow::propose(
+        &aws,
+        &target,
+        kind,
+        deployed_template.as_ref(),
+        opts.timeout,
+    )? {
+        Some(p) => p,
+        None => {
+            eprintln!("[deploy] {stack_name}: no changes");
+            let stack = stack::describe(&aws, stack_name)?.ok_or_else(|| Error::Vanished {
+                stack: stack_name.to_owned(),
+                after_deploy: false,
+            })?;
+            let outputs = finish(assembly, &stack, &aws)?;
+            return Ok(report(Outcome::NoChanges, Some(outputs)));
+        }
+    };
+    match flow::apply(&aws, stack_name, &proposal, opts.yes, opts.timeout)? {
+        Applied::Declined => Ok(report(Outcome::Declined, None)),
+        Applied::Done => {
+            let stack = stack::describe(&aws, stack_name)?.ok_or_else(|| Error::Vanished {
+                stack: stack_name.to_owned(),
+                after_deploy: true,
+            })?;
+            let outputs = finish(assembly, &stack, &aws)?;
+            Ok(report(Outcome::Deployed, Some(outputs)))
+        }
+    }
+}
+
+/// Prints and saves the outputs.
+fn finish(assembly: &Assembly, stack: &stack::Stack, aws: &Aws) -> Result<Outputs> {
+    let outputs = Outputs::new(&stack.name, stack.outputs.clone());
+    let declared = assembly
+        .template
+        .get("Outputs")
+        .and_then(Value::as_object)
+        .map_or(0, |o| o.len());
+    if outputs.outputs.is_empty() && declared > 0 {
+        eprintln!(
+            "[deploy] warning: stack {} reports no outputs although its template declares {declared} \
+             ({}; moto's change sets are known to drop outputs)",
+            stack.name,
+            aws.target()
+        );
+    }
+    print!("{}", outputs.render());
+    outputs.save(&assembly.dir)?;
+    Ok(outputs)
+}
+
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    pub aws: AwsOptions,
+    /// Compare with this saved template instead of the deployed stack (offline).
+    pub template: Option<PathBuf>,
+    /// Use this bucket's name for the `AssetsBucket` parameter instead of the toolkit's.
+    pub assets_bucket: Option<String>,
+    pub timeout: Duration,
+}
+
+/// What `diff` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffReport {
+    /// Would a deploy change anything?
+    pub changed: bool,
+    /// What was printed.
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DestroyOptions {
+    pub aws: AwsOptions,
+    pub yes: bool,
+    /// Also empty and delete the assets bucket (the toolkit stack), which every stage in the
+    /// account and region shares.
+    pub with_assets: bool,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct BootstrapOptions {
+    pub aws: AwsOptions,
+    pub yes: bool,
+    pub timeout: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use testenv::Need;
+    use testenv::moto::{Moto, REGION, aws_env};
+
+    use super::AwsOptions;
+
+    /// Options for the library against a moto server: throwaway credentials, no user config.
+    pub(crate) fn moto_options(moto: &Moto) -> AwsOptions {
+        AwsOptions {
+            region: Some(REGION.into()),
+            profile: None,
+            endpoint_url: Some(moto.endpoint.clone()),
+            cli: Some(Need::AwsCli.path()),
+            env: aws_env(),
+        }
+    }
+}

@@ -43,13 +43,8 @@ pub fn unpack(assembly_dir: &Path, dir: &Path) -> Result<Vec<Function>> {
         let zip_path = assembly.zip_path(asset);
         let file = fs::File::open(&zip_path)
             .with_context(|| format!("cannot open {}", zip_path.display()))?;
-        let mut archive = zip::ZipArchive::new(file)
-            .with_context(|| format!("{} is not a zip", zip_path.display()))?;
-        let mut entry = archive
-            .by_name(assembly::bundle::BOOTSTRAP)
-            .with_context(|| format!("{} has no bootstrap", zip_path.display()))?;
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes)?;
+        let bytes = assembly::bundle::read_bootstrap(file)
+            .with_context(|| format!("cannot unpack {}", zip_path.display()))?;
         let out = dir.join(&asset.package);
         fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
         let binary = out.join(assembly::bundle::BOOTSTRAP);

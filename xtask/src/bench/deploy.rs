@@ -15,9 +15,9 @@ use super::children::{Guard, tail};
 use super::figures::Unit;
 use super::report::{Section, Table, ms_cells};
 use super::stats::Samples;
-use crate::deploy::{self, AwsOptions, DEFAULT_TIMEOUT, DeployOptions, DeployReport, Outcome};
 use crate::tools;
 use assembly::Assembly;
+use deploy::{AwsOptions, DEFAULT_TIMEOUT, DeployOptions, DeployReport, Outcome};
 
 pub fn run(ctx: &mut Ctx) -> Result<Section> {
     let source = ctx.host_assembly()?;
@@ -83,7 +83,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
     let mut section = Section::new(
         "Deploy",
         &format!(
-            "`xtask::deploy::deploy` (what `cargo xtask deploy --yes` runs) of the dev stage's \
+            "`deploy::deploy` (what `cargo xtask deploy --yes` runs) of the dev stage's \
              assembly for {} against moto 5.2.5 on 127.0.0.1 through the AWS CLI 1.46.2, with \
              throwaway credentials. First a deploy that creates everything (the toolkit stack \
              with the assets bucket, the uploads, the app stack); then {reps} deploy(s) with \

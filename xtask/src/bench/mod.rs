@@ -31,7 +31,7 @@ use clap::{Args, ValueEnum};
 use self::figures::{Budgets, Figure, Limit};
 use self::machine::Machine;
 use self::report::{Checked, Report, Section};
-use crate::synth::{Format, SynthOptions};
+use crate::synth::{AppStage, Format, SynthOptions};
 use crate::workspace;
 
 /// The budgets `--check` enforces, relative to the workspace root.
@@ -157,14 +157,14 @@ impl Ctx {
         if self.quick { quick } else { full }
     }
 
-    /// The dev stage synthesized for this machine (built first if stale), in our own folder
-    /// so the user's `target/assembly/dev` is left alone.
+    /// The echo app's dev stage synthesized for this machine (built first if stale), in our
+    /// own folder so the user's `target/assembly/echo/dev` is left alone.
     pub fn host_assembly(&mut self) -> Result<PathBuf> {
         if let Some(dir) = &self.host_assembly {
             return Ok(dir.clone());
         }
         let dir = crate::synth::synth(&SynthOptions {
-            stage: "dev".to_owned(),
+            target: AppStage::default(),
             format: Format::Json,
             out: Some(self.work.join("assembly")),
             arch: Some(self.host),

@@ -93,6 +93,10 @@ impl Table {
 }
 
 /// A target or budget checked against this run, for the summary table.
+/// The settings earlier measurements chose, with those figures: kept here rather than in the
+/// comments beside the settings, which point to it.
+const SETTINGS: &str = include_str!("settings.md");
+
 pub struct Checked {
     pub kind: &'static str,
     pub what: String,
@@ -164,6 +168,7 @@ impl Report<'_> {
         for section in self.sections {
             out.push_str(&section.render());
         }
+        out.push_str(SETTINGS);
         out
     }
 }

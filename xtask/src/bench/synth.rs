@@ -28,7 +28,7 @@ pub const AWS_CDK: Tool = Tool {
     exe: "cdk",
 };
 
-/// The reference CDK app (the same stack as `infra::stack::ws_echo`), plain CommonJS.
+/// The reference CDK app (the same stack as the echo app's), plain CommonJS.
 const CDK_APP: &str = include_str!("cdk_app.js");
 const CDK_TEMPLATE: &str = "WsEchoStack.template.json";
 
@@ -58,8 +58,8 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
 
     let ours_out = dir.join("ours");
     let ours = Cmd::new(&synth_bin)
-        .arg("--stage-file")
-        .arg(infra::config::stage_file("dev"))
+        .args(["--app", "echo", "--stage-file"])
+        .arg(infra::config::stage_file("echo", "dev"))
         .arg("--assets")
         .arg(assembly.join(assembly::MANIFEST_FILE))
         .arg("--out")
@@ -94,8 +94,8 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
         &format!(
             "Wall time from starting a process to its template written, the function zips \
              already built, repeated after one unmeasured run. **wsecho**: the synth binary \
-             (`target/release/synth --stage-file infra/stages/dev.yaml --assets assets.json \
-             --out DIR`: reads the stage config and the asset manifest, builds the typed \
+             (`target/release/synth --app echo --stage-file infra/stages/echo/dev.yaml --assets \
+             assets.json --out DIR`: reads the stage config and the asset manifest, builds the typed \
              model, writes `template.json`). **AWS CDK** (aws-cdk-lib 2.276.0, CLI 2.1148.1, \
              Node {}): the same stack written with its L2 constructs \
              (`xtask/src/bench/cdk_app.js`, plain CommonJS, no TypeScript step), with the real \
@@ -104,7 +104,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
              synthesis, without the CLI). **`cargo xtask synth --arch {}`** end to end with \
              nothing changed, as a user runs it: cargo's freshness check, `cargo metadata`, \
              the zips' freshness check, synthesis and the assembly written (into our own \
-             folder, leaving `target/assembly/dev` alone).",
+             folder, leaving `target/assembly/echo/dev` alone).",
             Cmd::new("node")
                 .arg("--version")
                 .read()

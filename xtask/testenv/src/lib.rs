@@ -5,6 +5,12 @@
 //! it"]`, so plain `cargo test` on a fresh clone skips it and prints why. `cargo xtask test`
 //! runs every test (`--include-ignored`) with the variables set; a test that runs without its
 //! variable fails, naming it, so nothing is skipped silently there.
+//!
+//! Beside the names, what several crates' tests do with them: [`moto`] runs a local AWS,
+//! [`fixture`] copies and edits the test assembly.
+
+pub mod fixture;
+pub mod moto;
 
 use std::path::PathBuf;
 

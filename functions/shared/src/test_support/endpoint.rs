@@ -159,7 +159,7 @@ async fn handle(mut stream: TcpStream, state: Arc<Mutex<State>>) {
 
 /// Reads one request with a `content-length` body; `None` if the client went away or sent
 /// something this server doesn't handle (the test then sees no recorded request).
-pub(crate) async fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
+async fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     let head_end = loop {
@@ -202,7 +202,7 @@ pub(crate) async fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
     })
 }
 
-pub(crate) fn reason(status: u16) -> &'static str {
+fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         403 => "Forbidden",

@@ -1,15 +1,20 @@
-//! A minimal Lambda Runtime API on 127.0.0.1, enough to run a function's real binary for a few
-//! invocations: it hands out the queued events on `/invocation/next` and records what the
-//! function posts back. (The full host, with scaling and restarts, is xtask's local gateway.)
+//! Runs a function's real binary for a few invocations, through the Lambda Runtime API host
+//! of the local gateway (`gateway::runtime`): the host `cargo xtask dev` runs the functions
+//! on, so these tests exercise the same contract. This module only queues the events and
+//! records what the function posts back.
 
-use super::endpoint::{read_request, reason};
-use std::collections::VecDeque;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
+use std::time::Duration;
+
+use gateway::runtime::{self, Bytes, Invocation};
+use tokio::sync::{mpsc, oneshot};
+
+/// The function the binary is told it runs as.
+const FUNCTION_ARN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:wsecho-test";
+/// Each invocation's deadline, from when the binary takes it.
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// What Lambda passes in `Lambda-Runtime-Trace-Id` (X-Ray is off: not sampled).
+const TRACE_ID: &str = "Root=1-6743a1b0-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=0";
 
 /// What the function posted for one invocation.
 #[derive(Debug, Clone)]
@@ -20,138 +25,70 @@ pub struct Outcome {
     pub body: Vec<u8>,
 }
 
-#[derive(Default)]
-struct State {
-    events: VecDeque<(String, String)>,
-    outcomes: Vec<Outcome>,
-}
-
-/// The server; it stops when dropped.
+/// A Runtime API with events queued for the binary; it stops when dropped.
 pub struct RuntimeApi {
-    port: u16,
-    state: Arc<Mutex<State>>,
-    posted: Arc<Notify>,
-    task: JoinHandle<()>,
+    host: runtime::RuntimeApi,
+    /// Kept open: once the events are taken, the binary's next poll waits, as it does on
+    /// Lambda between invocations.
+    _queue: mpsc::Sender<Invocation>,
+    /// Request ID and the answer to come, for each event.
+    answers: Vec<(String, oneshot::Receiver<runtime::Outcome>)>,
 }
 
 impl RuntimeApi {
-    /// Starts a Runtime API that will hand out `events` (JSON texts) in order.
+    /// Starts a Runtime API that hands out `events` (JSON texts) in order, as request IDs
+    /// `invocation-0`, `invocation-1`, ...
     pub async fn start(events: Vec<String>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let (queue, invocations) = mpsc::channel(events.len().max(1));
+        let host = runtime::RuntimeApi::start(FUNCTION_ARN, invocations)
             .await
-            .expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("local address").port();
-        let state = Arc::new(Mutex::new(State {
-            events: events
-                .into_iter()
-                .enumerate()
-                .map(|(index, event)| (format!("invocation-{index}"), event))
-                .collect(),
-            outcomes: Vec::new(),
-        }));
-        let posted = Arc::new(Notify::new());
-        let task = tokio::spawn(serve(listener, state.clone(), posted.clone()));
+            .expect("start the Runtime API on 127.0.0.1");
+        let mut answers = Vec::new();
+        for (index, event) in events.into_iter().enumerate() {
+            let request_id = format!("invocation-{index}");
+            let (reply, answer) = oneshot::channel();
+            let (delivered, _) = oneshot::channel();
+            queue
+                .try_send(Invocation {
+                    request_id: request_id.clone(),
+                    event: Bytes::from(event),
+                    timeout: TIMEOUT,
+                    trace_id: TRACE_ID.to_owned(),
+                    reply,
+                    delivered,
+                })
+                .expect("the queue has room for every event");
+            answers.push((request_id, answer));
+        }
         Self {
-            port,
-            state,
-            posted,
-            task,
+            host,
+            _queue: queue,
+            answers,
         }
     }
 
     /// The value of `AWS_LAMBDA_RUNTIME_API` (host:port, no scheme).
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.host.addr().to_string()
     }
 
-    /// Waits until the function has posted `count` outcomes, and returns them.
-    pub async fn outcomes(&self, count: usize) -> Vec<Outcome> {
-        loop {
-            let notified = self.posted.notified();
-            {
-                let state = self.state.lock().expect("state lock");
-                if state.outcomes.len() >= count {
-                    return state.outcomes.clone();
-                }
-            }
-            notified.await;
-        }
-    }
-}
-
-impl Drop for RuntimeApi {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve(listener: TcpListener, state: Arc<Mutex<State>>, posted: Arc<Notify>) {
-    while let Ok((stream, _)) = listener.accept().await {
-        tokio::spawn(handle(stream, state.clone(), posted.clone()));
-    }
-}
-
-const PREFIX: &str = "/2018-06-01/runtime/";
-
-async fn handle(mut stream: TcpStream, state: Arc<Mutex<State>>, posted: Arc<Notify>) {
-    let Some(request) = read_request(&mut stream).await else {
-        return;
-    };
-    let route = request.path.strip_prefix(PREFIX).unwrap_or_default();
-    if request.method == "GET" && route == "invocation/next" {
-        let next = state.lock().expect("state lock").events.pop_front();
-        let Some((request_id, event)) = next else {
-            // No more events: hold the poll open, as Lambda does between invocations.
-            std::future::pending::<()>().await;
-            return;
-        };
-        let deadline = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|now| now.as_millis() + 30_000)
-            .unwrap_or_default();
-        let headers = [
-            ("lambda-runtime-aws-request-id", request_id),
-            ("lambda-runtime-deadline-ms", deadline.to_string()),
-            (
-                "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:eu-west-1:123456789012:function:wsecho-test".to_owned(),
-            ),
-            ("content-type", "application/json".to_owned()),
-        ];
-        respond(&mut stream, 200, &headers, event.as_bytes()).await;
-        return;
-    }
-    let outcome = route
-        .strip_prefix("invocation/")
-        .and_then(|rest| rest.split_once('/'))
-        .filter(|(_, kind)| *kind == "response" || *kind == "error");
-    match (request.method.as_str(), outcome) {
-        ("POST", Some((request_id, kind))) => {
-            state.lock().expect("state lock").outcomes.push(Outcome {
-                request_id: request_id.to_owned(),
+    /// Waits for the function's answer to every event, in order.
+    pub async fn outcomes(&mut self) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        for (request_id, answer) in std::mem::take(&mut self.answers) {
+            let (kind, body) = match answer.await {
+                Ok(runtime::Outcome::Response(body)) => ("response", body),
+                Ok(runtime::Outcome::Error(body)) => ("error", body),
+                Err(_) => panic!("the Runtime API stopped before {request_id} was answered"),
+            };
+            outcomes.push(Outcome {
+                request_id,
                 kind: kind.to_owned(),
-                body: request.body,
+                body: body.to_vec(),
             });
-            posted.notify_waiters();
-            respond(&mut stream, 202, &[], br#"{"status":"OK"}"#).await;
         }
-        _ => respond(&mut stream, 404, &[], b"").await,
+        outcomes
     }
-}
-
-async fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) {
-    let mut head = format!(
-        "HTTP/1.1 {status} {}\r\ncontent-length: {}\r\nconnection: close\r\n",
-        reason(status),
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = stream.write_all(head.as_bytes()).await;
-    let _ = stream.write_all(body).await;
-    let _ = stream.shutdown().await;
 }
 
 /// The environment Lambda gives every function, pointing at `runtime`.
@@ -209,15 +146,21 @@ pub struct Run {
 }
 
 /// Runs the function binary at `path` with only `environment`, feeds it `events`, waits for
-/// as many outcomes, then stops it and collects its logs.
+/// as many outcomes, then stops it and collects its logs. Panics if the binary exits first.
 pub async fn run_binary(path: &str, environment: &[(String, String)], events: Vec<String>) -> Run {
-    let count = events.len();
-    let runtime = RuntimeApi::start(events).await;
+    let mut runtime = RuntimeApi::start(events).await;
     let mut child = command(path, &runtime, environment)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap_or_else(|error| panic!("start {path}: {error}"));
-    let outcomes = runtime.outcomes(count).await;
+    // A binary that stops before answering (a start-up error) fails the test at once.
+    let outcomes = tokio::select! {
+        outcomes = runtime.outcomes() => outcomes,
+        status = child.wait() => match status {
+            Ok(status) => panic!("{path} stopped ({status}) before answering every event"),
+            Err(error) => panic!("cannot wait for {path}: {error}"),
+        },
+    };
     child.start_kill().expect("stop the function");
     let output = child.wait_with_output().await.expect("collect the output");
     let logs = String::from_utf8(output.stdout)

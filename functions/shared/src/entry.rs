@@ -1,0 +1,42 @@
+//! The one `main` of every function: JSON logs, a single-threaded runtime, what the handler
+//! needs built once per process, then `lambda_runtime`'s loop.
+
+use std::future::Future;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+use crate::logging;
+
+/// What `main` returns on a start-up failure (Lambda reports it as an init error).
+pub type Error = lambda_runtime::Error;
+
+/// Runs `handler` for every event Lambda hands this process. `setup` builds its state once,
+/// before the first event (clients, settings read from the environment); the state lives as
+/// long as the process, as a warm Lambda's does.
+///
+/// One thread: Lambda hands a process one invocation at a time, and a multi-threaded runtime
+/// only adds wake-ups between the runtime loop and the HTTP connection tasks (measured: see
+/// BENCHMARKS.md).
+pub fn run<S, H, F>(setup: impl FnOnce() -> Result<S, Error>, handler: H) -> Result<(), Error>
+where
+    S: Sync + 'static,
+    H: Fn(ApiGatewayWebsocketProxyRequest, &'static S) -> F,
+    F: Future<Output = ApiGatewayProxyResponse>,
+{
+    logging::init();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        // Built inside the runtime: clients may look for it while they are made.
+        let state: &'static S = Box::leak(Box::new(setup()?));
+        let handler = &handler;
+        lambda_runtime::run(service_fn(
+            move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+                Ok::<_, Error>(handler(event.payload, state).await)
+            },
+        ))
+        .await
+    })
+}

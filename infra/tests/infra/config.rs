@@ -1,0 +1,169 @@
+//! Stage files: the shipped ones load, bad ones give errors naming file, line, field and fix,
+//! and the checked-in JSON Schema is current.
+
+use std::path::Path;
+
+use infra::config::{ConfigError, StageConfig, schema_json, stage_file, stage_files, stages_dir};
+
+const GOOD: &str = "\
+stage: dev
+stack_name: wsecho-dev
+region: eu-west-1
+architecture: arm64
+functions:
+  memory_mb: 128
+  timeout_seconds: 10
+logs:
+  retention_days: 7
+  level: INFO
+  data_trace: false
+  detailed_metrics: false
+throttling:
+  burst_limit: 50
+  rate_limit: 20
+account_cloudwatch_role: true
+tracing: false
+";
+
+fn parse_error(text: &str) -> (ConfigError, String) {
+    let err = StageConfig::parse(text, Path::new("infra/stages/dev.yaml")).unwrap_err();
+    let message = err.to_string();
+    (err, message)
+}
+
+/// Asserts the error is a parse error at `line` whose message has every `needle`.
+fn assert_parse_error(text: &str, line: usize, needles: &[&str]) {
+    let (err, message) = parse_error(text);
+    assert!(
+        matches!(err, ConfigError::Parse { line: l, .. } if l == line),
+        "expected line {line}: {message}"
+    );
+    assert!(
+        message.starts_with(&format!("infra/stages/dev.yaml:{line}:")),
+        "{message}"
+    );
+    for needle in needles {
+        assert!(message.contains(needle), "missing `{needle}` in: {message}");
+    }
+}
+
+#[test]
+fn the_sample_parses() {
+    let config = StageConfig::parse(GOOD, Path::new("dev.yaml")).unwrap();
+    assert_eq!(config.functions.for_package("echo").memory_mb, 128);
+}
+
+#[test]
+fn shipped_stage_files_load_and_reference_the_schema() {
+    let files = stage_files("echo").unwrap();
+    assert!(
+        files.contains(&stage_file("echo", "dev")) && files.contains(&stage_file("echo", "prod")),
+        "{files:?}"
+    );
+    for app in infra::apps::ALL {
+        for file in stage_files(app.name).unwrap() {
+            let config = StageConfig::load(&file).unwrap_or_else(|e| panic!("{e}"));
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert!(
+                text.starts_with("# yaml-language-server: $schema=../stage.schema.json\n"),
+                "{} must start with the schema comment",
+                file.display()
+            );
+            assert_eq!(file.file_stem().unwrap(), config.stage.as_str());
+        }
+    }
+}
+
+#[test]
+fn an_unknown_field_names_it_and_the_expected_ones() {
+    let text = GOOD.replace("  memory_mb: 128", "  memory: 128");
+    assert_parse_error(
+        &text,
+        6,
+        &["unknown field `memory`", "memory_mb", "functions"],
+    );
+    let text = format!("{GOOD}colour: blue\n");
+    assert_parse_error(&text, 18, &["unknown field `colour`", "stack_name"]);
+}
+
+#[test]
+fn a_wrong_type_names_the_field() {
+    let text = GOOD.replace("memory_mb: 128", "memory_mb: lots");
+    assert_parse_error(
+        &text,
+        6,
+        &["functions.memory_mb", "invalid type", "stage.schema.json"],
+    );
+    let text = GOOD.replace("tracing: false", "tracing: maybe");
+    assert_parse_error(&text, 17, &["tracing", "invalid type"]);
+}
+
+#[test]
+fn out_of_range_values_say_what_is_allowed() {
+    let text = GOOD.replace("memory_mb: 128", "memory_mb: 64");
+    assert_parse_error(
+        &text,
+        6,
+        &["functions.memory_mb", "between 128 and 10240", "got 64"],
+    );
+    let text = GOOD.replace("timeout_seconds: 10", "timeout_seconds: 901");
+    assert_parse_error(
+        &text,
+        7,
+        &["functions.timeout_seconds", "between 1 and 900", "got 901"],
+    );
+    let text = GOOD.replace("timeout_seconds: 10", "timeout_seconds: 0");
+    assert_parse_error(&text, 7, &["timeout_seconds", "got 0"]);
+    let text = GOOD.replace("retention_days: 7", "retention_days: 10");
+    assert_parse_error(&text, 9, &["logs.retention_days", "one of", "14", "got 10"]);
+    let text = GOOD.replace("level: INFO", "level: DEBUG");
+    assert_parse_error(&text, 10, &["logs.level", "DEBUG", "INFO"]);
+    let text = GOOD.replace("rate_limit: 20", "rate_limit: -1");
+    assert_parse_error(&text, 15, &["throttling.rate_limit", "between 0 and 10000"]);
+}
+
+#[test]
+fn an_invalid_stage_name_says_the_rule() {
+    let text = GOOD.replace("stage: dev", "stage: dev stage");
+    assert_parse_error(
+        &text,
+        1,
+        &["stage", "letters, digits, `_` or `-`", "`dev stage`"],
+    );
+    let text = GOOD.replace("region: eu-west-1", "region: Ireland");
+    assert_parse_error(&text, 3, &["region", "eu-west-1", "`Ireland`"]);
+    let text = GOOD.replace("architecture: arm64", "architecture: sparc");
+    assert_parse_error(&text, 4, &["architecture", "sparc", "arm64", "x86_64"]);
+}
+
+#[test]
+fn the_stage_must_match_the_file_name() {
+    let err = StageConfig::parse(GOOD, Path::new("stages/prod.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("stages/prod.yaml") && err.contains("`dev`") && err.contains("`prod`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_file_says_where_stages_live() {
+    let err = StageConfig::load(&stages_dir().join("echo").join("nope.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nope.yaml") && err.contains("infra/stages/<app>/<stage>.yaml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_schema_describes_the_limits() {
+    let schema: serde_json::Value = serde_json::from_str(&schema_json()).unwrap();
+    let defs = &schema["$defs"];
+    assert_eq!(defs["MemoryMb"]["minimum"], 128);
+    assert_eq!(defs["MemoryMb"]["maximum"], 10240);
+    assert_eq!(defs["RetentionDays"]["enum"][3], 7);
+    assert_eq!(schema["additionalProperties"], false);
+}

@@ -1,0 +1,100 @@
+//! `diff`: what a deploy would change, without changing anything.
+
+use std::fs;
+
+use serde_json::Value;
+
+use crate::changeset::{self, Kind, MAX_TEMPLATE_BODY};
+use crate::template_diff::diff_templates;
+use crate::{DiffOptions, DiffReport, Error, Result};
+use crate::{app_target, assets, aws_for, flow, login, requirements, stack, toolkit};
+use assembly::Assembly;
+use assembly::template::ASSETS_BUCKET_PARAMETER;
+
+/// Shows what a deploy would change, without changing anything (a change set is made to ask
+/// CloudFormation, then deleted; a stack that doesn't exist yet is diffed offline).
+pub fn diff(assembly: &Assembly, opts: &DiffOptions) -> Result<DiffReport> {
+    let (changed, text) = diff_text(assembly, opts)?;
+    print!("{text}");
+    Ok(DiffReport { changed, text })
+}
+
+fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> {
+    let stack_name = assembly.stack.stack_name.as_str();
+    if let Some(path) = &opts.template {
+        let text = fs::read_to_string(path).map_err(|source| Error::ReadTemplate {
+            path: path.clone(),
+            source,
+        })?;
+        let old: Value = serde_json::from_str(&text).map_err(|source| Error::NotJsonTemplate {
+            path: path.clone(),
+            source,
+        })?;
+        let d = diff_templates(&old, &assembly.template);
+        let header = format!("{} → {}:\n", path.display(), assembly.dir.display());
+        return Ok((!d.is_empty(), header + &d.render()));
+    }
+
+    let aws = aws_for(&opts.aws, &assembly.stack);
+    login(&aws, stack_name)?;
+    let flow::Survey {
+        stack: existing,
+        template: deployed,
+    } = flow::survey(&aws, stack_name)?;
+    if !matches!(stack::next_step(existing.as_ref()), stack::Next::Update) {
+        // Nothing live: everything is new. Said without creating anything in AWS.
+        let header = match &existing {
+            Some(s) => format!(
+                "stack {stack_name} is {}: a deploy creates it afresh\n",
+                s.status
+            ),
+            None => format!(
+                "stack {stack_name} does not exist in {}: a deploy creates it\n",
+                aws.target()
+            ),
+        };
+        let d = diff_templates(&Value::Object(Default::default()), &assembly.template);
+        return Ok((true, header + &d.render()));
+    }
+    let existing = existing.expect("an updatable stack exists");
+    let bucket = if !requirements::needs_assets_bucket(&assembly.template) {
+        None
+    } else if let Some(b) = &opts.assets_bucket {
+        Some(b.clone())
+    } else {
+        // The bucket the stack uses now: a diff shouldn't create the toolkit.
+        match toolkit::assets_bucket(&aws)? {
+            Some(b) => Some(b),
+            None => existing
+                .parameters
+                .iter()
+                .find(|(k, _)| k == ASSETS_BUCKET_PARAMETER)
+                .map(|(_, v)| v.clone()),
+        }
+    };
+    let mut target = app_target(assembly, bucket.as_deref())?;
+    let deployed = match deployed {
+        Some(t) => t,
+        None => stack::template(&aws, stack_name)?,
+    };
+    let no_changes = || (false, format!("stack {stack_name}: no changes\n"));
+    if deployed == assembly.template
+        && flow::same_parameters(&existing.parameters, &target.parameters)
+    {
+        return Ok(no_changes());
+    }
+    // Only a change set needs the template in the bucket: a diff that finds nothing uploads
+    // nothing.
+    if let Some(bucket) = &bucket
+        && assembly.template_text.len() > MAX_TEMPLATE_BODY
+    {
+        target.template_url = Some(assets::upload_template(&aws, bucket, assembly)?);
+    }
+    match flow::propose(&aws, &target, Kind::Update, Some(&deployed), opts.timeout)? {
+        None => Ok(no_changes()),
+        Some(proposal) => {
+            changeset::delete(&aws, &proposal.change_set.id)?;
+            Ok((true, proposal.summary))
+        }
+    }
+}

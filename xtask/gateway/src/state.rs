@@ -1,0 +1,40 @@
+//! What the connection handlers share: the version of the assembly being served, the open
+//! connections, the running tasks, and the limits.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::connections::Registry;
+use crate::pool::Pool;
+use crate::tasks::Tasks;
+use crate::template::ApiModel;
+
+/// API Gateway's limits, fixed by AWS.
+pub(crate) const FRAME_LIMIT: usize = 32 * 1024;
+pub(crate) const MESSAGE_LIMIT: usize = 128 * 1024;
+
+pub(crate) struct Shared {
+    /// Routes and function pools; `Gateway::reload` swaps it whole. Each `$connect`, message
+    /// and `$disconnect` works with the one it read first.
+    pub(crate) deployment: RwLock<Arc<Deployment>>,
+    pub(crate) registry: Registry,
+    pub(crate) tasks: Tasks,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_duration: Duration,
+    pub(crate) port: u16,
+}
+
+impl Shared {
+    pub(crate) fn deployment(&self) -> Arc<Deployment> {
+        self.deployment.read().expect("not poisoned").clone()
+    }
+}
+
+/// One version of the assembly: what the template routes where, and a process pool for each
+/// function a route invokes.
+pub(crate) struct Deployment {
+    pub(crate) model: ApiModel,
+    /// By function logical ID.
+    pub(crate) pools: BTreeMap<String, Arc<Pool>>,
+}

@@ -1,0 +1,425 @@
+//! One WebSocket connection, API Gateway style: `$connect` during the upgrade, route selection
+//! per text message, `$disconnect` on every close, API Gateway's limits and timeouts.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+
+use crate::connections::{Connection, Outbound};
+use crate::events::{self, ConnectionInfo};
+use crate::http::text;
+use crate::ids;
+use crate::log::log;
+use crate::pool::{Failure, Pool};
+use crate::state::{FRAME_LIMIT, MESSAGE_LIMIT, Shared};
+use crate::template::Route;
+
+/// tungstenite's advice for many connections; messages larger than this take a few reads.
+const READ_BUFFER: usize = 4 * 1024;
+
+/// Answers a WebSocket upgrade: runs `$connect`, then either refuses or switches protocols and
+/// hands the socket to a connection task.
+pub(crate) async fn upgrade(
+    shared: Arc<Shared>,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    let path = req.uri().path().trim_end_matches('/');
+    let deployment = shared.deployment();
+    let stage = &deployment.model.stage;
+    if !(path.is_empty() || path.strip_prefix('/') == Some(stage.as_str())) {
+        return text(StatusCode::FORBIDDEN, r#"{"message":"Forbidden"}"#);
+    }
+    let headers = req.headers();
+    let Some(key) = headers
+        .get("sec-websocket-key")
+        .map(|k| k.as_bytes().to_vec())
+    else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            r#"{"message":"missing Sec-WebSocket-Key"}"#,
+        );
+    };
+    if headers.get("sec-websocket-version").map(|v| v.as_bytes()) != Some(b"13") {
+        return text(
+            StatusCode::BAD_REQUEST,
+            r#"{"message":"Sec-WebSocket-Version must be 13"}"#,
+        );
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let info = ConnectionInfo {
+        connection_id: ids::aws_id(),
+        connected_at: ids::now_ms(),
+        source_ip: peer.ip().to_string(),
+        user_agent: header("user-agent"),
+        domain_name: match header("host") {
+            host if host.is_empty() => format!("127.0.0.1:{}", shared.port),
+            host => host,
+        },
+        stage: stage.clone(),
+        api_id: deployment.model.api_id.clone(),
+    };
+    let id = info.connection_id.clone();
+    // Registered before `$connect` so the management API can tell "not open yet" (410).
+    let (connection, outbound) = shared.registry.add(info.clone());
+
+    let mut protocol = None;
+    if let Some(route) = deployment.model.routes.get("$connect") {
+        let request_id = ids::aws_id();
+        let event = events::connect(
+            &info,
+            &request_id,
+            req.headers(),
+            req.uri().query(),
+            shared.port,
+        );
+        let pool = &deployment.pools[&route.function];
+        let started = Instant::now();
+        let result = invoke(&shared, pool, route, event).await;
+        let took = started.elapsed();
+        let refusal = match result {
+            Ok(body) => {
+                let (status, response) = proxy_status(&body);
+                protocol = response
+                    .get("headers")
+                    .and_then(|h| h.as_object())
+                    .and_then(|h| {
+                        h.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-protocol"))
+                    })
+                    .and_then(|(_, v)| v.as_str().map(str::to_owned));
+                log!(
+                    "connect",
+                    "{id} $connect -> {} {status} in {} ms",
+                    pool.spec.label(),
+                    took.as_millis()
+                );
+                (!(200..300).contains(&status)).then(|| {
+                    let body = response
+                        .get("body")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    (status, body.to_owned())
+                })
+            }
+            Err(failure) => {
+                log!(
+                    "connect",
+                    "{id} $connect -> {} failed in {} ms: {failure}",
+                    pool.spec.label(),
+                    took.as_millis()
+                );
+                Some((502, r#"{"message": "Internal server error"}"#.to_owned()))
+            }
+        };
+        if let Some((status, body)) = refusal {
+            shared.registry.remove(&connection);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            return text(status, body);
+        }
+    } else {
+        log!("connect", "{id} connected (no $connect route)");
+    }
+
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let task_shared = shared.clone();
+    shared.tasks.spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => {
+                log!("connect", "{id} upgrade failed: {e}");
+                task_shared.registry.remove(&connection);
+                disconnect(
+                    &task_shared,
+                    &connection,
+                    1006,
+                    "Connection was closed abnormally",
+                )
+                .await;
+                return;
+            }
+        };
+        let config = WebSocketConfig::default()
+            .max_frame_size(Some(FRAME_LIMIT))
+            .max_message_size(Some(MESSAGE_LIMIT))
+            // Allocated per connection up front: 128 KiB by default, mostly idle.
+            .read_buffer_size(READ_BUFFER);
+        let ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .await;
+        task_shared.registry.open(&connection);
+        run(task_shared, connection, ws, outbound).await;
+    });
+
+    let mut response = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(hyper::header::CONNECTION, "upgrade")
+        .header(hyper::header::UPGRADE, "websocket")
+        .header("sec-websocket-accept", derive_accept_key(&key));
+    if let Some(protocol) = protocol {
+        response = response.header("sec-websocket-protocol", protocol);
+    }
+    response
+        .body(Full::new(Bytes::new()))
+        .expect("valid response")
+}
+
+/// Status code and parsed body of a Lambda proxy response. No `statusCode` counts as 200, like
+/// a `$connect` function that returns nothing; one that is no HTTP final status is a malformed
+/// response, which API Gateway answers with 502.
+fn proxy_status(body: &[u8]) -> (u16, Value) {
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let status = match value.get("statusCode") {
+        None => 200,
+        Some(code) => code
+            .as_u64()
+            .and_then(|c| u16::try_from(c).ok())
+            .filter(|c| (200..=599).contains(c))
+            .unwrap_or(502),
+    };
+    (status, value)
+}
+
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+async fn run(
+    shared: Arc<Shared>,
+    connection: Arc<Connection>,
+    ws: Socket,
+    mut outbound: tokio::sync::mpsc::UnboundedReceiver<Outbound>,
+) {
+    let id = connection.info.connection_id.clone();
+    log!("connect", "{id} open from {}", connection.info.source_ip);
+    let (mut sink, mut stream) = ws.split();
+    let stopped = shared.tasks.stopped();
+    tokio::pin!(stopped);
+    let opened = Instant::now();
+    let max_deadline = tokio::time::Instant::now() + shared.max_duration;
+    let close_with = |code: u16, reason: &str| {
+        Message::Close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_owned().into(),
+        }))
+    };
+    let (code, reason): (u16, String) = loop {
+        let idle_for =
+            Duration::from_millis(ids::now_ms().saturating_sub(connection.last_active_ms()));
+        let idle_deadline =
+            tokio::time::Instant::now() + shared.idle_timeout.saturating_sub(idle_for);
+        tokio::select! {
+            incoming = stream.next() => match incoming {
+                None => break (1006, "Connection was closed abnormally".into()),
+                Some(Ok(Message::Text(body))) => {
+                    connection.touch();
+                    let shared = shared.clone();
+                    let connection = connection.clone();
+                    shared.tasks.clone().spawn_cancellable(async move {
+                        on_message(&shared, &connection, body.as_str()).await;
+                    });
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let reason = "Binary frames are not supported";
+                    let _ = sink.send(close_with(1003, reason)).await;
+                    break (1003, reason.into());
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => connection.touch(),
+                Some(Ok(Message::Close(frame))) => {
+                    // tungstenite answers the close frame itself.
+                    break match frame {
+                        Some(frame) => (u16::from(frame.code), frame.reason.to_string()),
+                        None => (1005, "Client-side close frame status not set".into()),
+                    };
+                }
+                Some(Ok(Message::Frame(_))) => {}
+                Some(Err(WsError::Capacity(e))) => {
+                    let reason = match e {
+                        CapacityError::MessageTooLong { .. } => "Message too big",
+                        _ => "Frame too big",
+                    };
+                    let _ = sink.send(close_with(1009, reason)).await;
+                    break (1009, reason.into());
+                }
+                Some(Err(e)) => break (1006, format!("Connection was closed abnormally: {e}")),
+            },
+            message = outbound.recv() => match message {
+                Some(Outbound::Text(text)) => {
+                    if let Err(e) = sink.send(Message::text(text)).await {
+                        break (1006, format!("Connection was closed abnormally: {e}"));
+                    }
+                }
+                Some(Outbound::Binary(bytes)) => {
+                    if let Err(e) = sink.send(Message::binary(bytes)).await {
+                        break (1006, format!("Connection was closed abnormally: {e}"));
+                    }
+                }
+                Some(Outbound::Close(code, reason)) => {
+                    let _ = sink.send(close_with(code, &reason)).await;
+                    break (code, reason);
+                }
+                // The connection itself holds a sender, so this does not happen.
+                None => break (1000, String::new()),
+            },
+            () = tokio::time::sleep_until(idle_deadline) => {
+                let _ = sink.send(close_with(1001, "Going away")).await;
+                break (1001, "Going away (idle timeout)".into());
+            }
+            () = tokio::time::sleep_until(max_deadline) => {
+                let _ = sink.send(close_with(1001, "Going away")).await;
+                break (1001, "Going away (maximum connection duration)".into());
+            }
+            () = &mut stopped => {
+                let _ = sink.send(close_with(1001, "Going away")).await;
+                break (1001, "Going away (gateway shutting down)".into());
+            }
+        }
+    };
+    shared.registry.remove(&connection);
+    // Give the close handshake a moment, then drop the socket.
+    let _ = tokio::time::timeout(Duration::from_millis(200), sink.close()).await;
+    log!(
+        "disconnect",
+        "{id} closed {code} {reason:?} after {:.1} s",
+        opened.elapsed().as_secs_f32()
+    );
+    disconnect(&shared, &connection, code, &reason).await;
+}
+
+/// `$disconnect`, best effort: its failure is only logged.
+async fn disconnect(shared: &Shared, connection: &Connection, code: u16, reason: &str) {
+    let deployment = shared.deployment();
+    let Some(route) = deployment.model.routes.get("$disconnect") else {
+        return;
+    };
+    let id = &connection.info.connection_id;
+    let pool = &deployment.pools[&route.function];
+    let event = events::disconnect(&connection.info, &ids::aws_id(), code, reason);
+    let started = Instant::now();
+    let result = invoke(shared, pool, route, event).await;
+    let took = started.elapsed().as_millis();
+    match result {
+        Ok(body) => log!(
+            "disconnect",
+            "{id} $disconnect -> {} {} in {took} ms",
+            pool.spec.label(),
+            proxy_status(&body).0
+        ),
+        Err(failure) => log!(
+            "disconnect",
+            "{id} $disconnect -> {} failed in {took} ms: {failure}",
+            pool.spec.label()
+        ),
+    }
+}
+
+async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
+    let id = &connection.info.connection_id;
+    let request_id = ids::aws_id();
+    let deployment = shared.deployment();
+    let model = &deployment.model;
+    let selected = model.route_selection.route_key(body);
+    // `$connect` and `$disconnect` are never selected by a message.
+    let route = selected
+        .as_deref()
+        .filter(|key| !key.starts_with('$'))
+        .and_then(|key| model.routes.get(key))
+        .or_else(|| model.routes.get("$default"));
+    let Some(route) = route else {
+        log!(
+            "message",
+            "{id} {} bytes, no route for {selected:?} and no $default -> Forbidden",
+            body.len()
+        );
+        connection.send(Outbound::Text(gateway_error("Forbidden", id, &request_id)));
+        return;
+    };
+    let pool = &deployment.pools[&route.function];
+    let event = events::message(&connection.info, &route.key, &request_id, body);
+    let started = Instant::now();
+    let result = invoke(shared, pool, route, event).await;
+    let took = started.elapsed().as_millis();
+    match result {
+        Ok(response) => {
+            let (status, value) = proxy_status(&response);
+            let reply = route
+                .two_way
+                .then(|| value.get("body").and_then(Value::as_str).map(str::to_owned))
+                .flatten();
+            log!(
+                "message",
+                "{id} {} -> {} {status} in {took} ms{}",
+                route.key,
+                pool.spec.label(),
+                if reply.is_some() { ", replied" } else { "" }
+            );
+            if let Some(reply) = reply {
+                connection.send(Outbound::Text(reply));
+            }
+        }
+        Err(failure) => {
+            log!(
+                "message",
+                "{id} {} -> {} failed in {took} ms: {failure}",
+                route.key,
+                pool.spec.label()
+            );
+            connection.send(Outbound::Text(gateway_error(
+                "Internal server error",
+                id,
+                &request_id,
+            )));
+        }
+    }
+}
+
+/// Invokes the route's function, waiting at most the integration timeout; like on AWS, the
+/// function runs on when API Gateway stops waiting. Shutdown cancels invocations, except
+/// `$disconnect`'s, which shutdown waits for.
+async fn invoke(
+    shared: &Shared,
+    pool: &Arc<Pool>,
+    route: &Route,
+    event: Value,
+) -> Result<Bytes, Failure> {
+    let pool = pool.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task = async move {
+        let _ = tx.send(pool.invoke(Bytes::from(event.to_string())).await);
+    };
+    if route.key == "$disconnect" {
+        shared.tasks.spawn(task);
+    } else {
+        shared.tasks.spawn_cancellable(task);
+    }
+    match tokio::time::timeout(route.integration_timeout, rx).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(Failure::Spawn("the gateway is shutting down".into())),
+        Err(_) => Err(Failure::IntegrationTimeout(route.integration_timeout)),
+    }
+}
+
+/// API Gateway's own error replies, spaced exactly as it sends them.
+fn gateway_error(message: &str, connection_id: &str, request_id: &str) -> String {
+    format!(
+        r#"{{"message": "{message}", "connectionId":"{connection_id}", "requestId":"{request_id}"}}"#
+    )
+}

@@ -1,0 +1,11 @@
+//! The local gateway's integration tests: one test binary, so the gateway and its
+//! dependencies are linked once, with a module per area.
+
+mod assemblies;
+mod common;
+mod concurrency;
+mod connections;
+mod e2e;
+mod events;
+mod messages;
+mod watch;

@@ -1,0 +1,201 @@
+//! The command-line flags of `deploy`, `diff`, `destroy`, `bootstrap` and `gc`, for `main.rs`
+//! to flatten into its subcommands (it adds how to get the assembly: `--stage`, `--assembly`),
+//! turned into the deploy crate's options.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use deploy::{AwsOptions, BootstrapOptions, DeployOptions, DestroyOptions, DiffOptions, GcOptions};
+
+/// Where and as whom to call AWS.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// AWS region [default: AWS_REGION, AWS_DEFAULT_REGION, else the stage's region].
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Named AWS profile [default: AWS_PROFILE].
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (moto, LocalStack) [default: AWS_ENDPOINT_URL].
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// The AWS CLI to run, v1 or v2 [default: `aws` on PATH].
+    #[arg(long = "aws-cli", value_name = "PATH")]
+    pub aws_cli: Option<PathBuf>,
+    /// Stop waiting for a stack operation after this many minutes (it goes on in AWS).
+    #[arg(long, value_name = "MINUTES", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+impl AwsArgs {
+    pub fn options(&self) -> AwsOptions {
+        AwsOptions {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            cli: self.aws_cli.clone(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout.saturating_mul(60))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Deploy without asking; required when stdin is not a terminal (CI).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Upload the zips to this existing bucket instead of the toolkit stack's.
+    #[arg(long, value_name = "BUCKET")]
+    pub assets_bucket: Option<String>,
+}
+
+impl DeployArgs {
+    pub fn options(&self) -> DeployOptions {
+        DeployOptions {
+            aws: self.aws.options(),
+            yes: self.yes,
+            assets_bucket: self.assets_bucket.clone(),
+            timeout: self.aws.timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Compare with this saved template (JSON) instead of the deployed stack; no AWS needed.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// The bucket the `AssetsBucket` parameter names [default: the toolkit stack's].
+    #[arg(long, value_name = "BUCKET")]
+    pub assets_bucket: Option<String>,
+}
+
+impl DiffArgs {
+    pub fn options(&self) -> DiffOptions {
+        DiffOptions {
+            aws: self.aws.options(),
+            template: self.template.clone(),
+            assets_bucket: self.assets_bucket.clone(),
+            timeout: self.aws.timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Delete without asking; required when stdin is not a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Also empty and delete the assets bucket (the toolkit stack), shared by every stage.
+    #[arg(long)]
+    pub with_assets: bool,
+}
+
+impl DestroyArgs {
+    pub fn options(&self) -> DestroyOptions {
+        DestroyOptions {
+            aws: self.aws.options(),
+            yes: self.yes,
+            with_assets: self.with_assets,
+            timeout: self.aws.timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Create or update the toolkit stack without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+impl BootstrapArgs {
+    pub fn options(&self) -> BootstrapOptions {
+        BootstrapOptions {
+            aws: self.aws.options(),
+            yes: self.yes,
+            timeout: self.aws.timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GcArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Delete without asking; required when stdin is not a terminal (CI).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Only list what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep unreferenced assets younger than this many days (in-flight deploys, rollbacks).
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub keep_days: u64,
+}
+
+impl GcArgs {
+    pub fn options(&self) -> GcOptions {
+        GcOptions {
+            aws: self.aws.options(),
+            yes: self.yes,
+            keep_days: self.keep_days,
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        deploy: DeployArgs,
+    }
+
+    #[test]
+    fn flags_become_options() {
+        let cli = Cli::parse_from([
+            "deploy",
+            "--endpoint-url",
+            "http://127.0.0.1:5000",
+            "--aws-cli",
+            "/opt/aws",
+            "--region",
+            "us-east-1",
+            "--yes",
+            "--timeout",
+            "5",
+        ]);
+        let opts = cli.deploy.options();
+        assert!(opts.yes);
+        assert_eq!(
+            opts.aws.endpoint_url.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(opts.aws.cli, Some(PathBuf::from("/opt/aws")));
+        assert_eq!(opts.aws.region.as_deref(), Some("us-east-1"));
+        assert_eq!(opts.timeout, Duration::from_secs(300));
+        let defaults = Cli::parse_from(["deploy"]).deploy.options();
+        assert!(!defaults.yes);
+        assert_eq!(defaults.timeout, Duration::from_secs(30 * 60));
+    }
+}
