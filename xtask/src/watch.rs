@@ -259,7 +259,7 @@ mod tests {
         assert_eq!(kind("functions/echo/src/lib.rs"), Kind::Function);
         assert_eq!(kind("functions/shared/Cargo.toml"), Kind::Function);
         assert_eq!(kind("Cargo.lock"), Kind::Function);
-        assert_eq!(kind("infra/stages/dev.yaml"), Kind::Stage);
+        assert_eq!(kind("infra/stages/echo/dev.yaml"), Kind::Stage);
         assert_eq!(kind("infra/src/stack.rs"), Kind::Restart);
         assert_eq!(kind("infra/Cargo.toml"), Kind::Restart);
         assert_eq!(kind("xtask/gateway/src/pool.rs"), Kind::Restart);

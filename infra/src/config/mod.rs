@@ -240,7 +240,7 @@ pub fn schema_file() -> PathBuf {
     stages_dir().join("stage.schema.json")
 }
 
-/// The JSON Schema of stage files, as `cargo xtask schema` writes it (with a trailing newline).
+/// The JSON Schema of stage files, as `cargo xtask codegen` writes it (with a trailing newline).
 pub fn schema_json() -> String {
     let schema = schemars::schema_for!(StageConfig);
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");

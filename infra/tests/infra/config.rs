@@ -26,7 +26,7 @@ tracing: false
 ";
 
 fn parse_error(text: &str) -> (ConfigError, String) {
-    let err = StageConfig::parse(text, Path::new("infra/stages/dev.yaml")).unwrap_err();
+    let err = StageConfig::parse(text, Path::new("infra/stages/echo/dev.yaml")).unwrap_err();
     let message = err.to_string();
     (err, message)
 }
@@ -39,7 +39,7 @@ fn assert_parse_error(text: &str, line: usize, needles: &[&str]) {
         "expected line {line}: {message}"
     );
     assert!(
-        message.starts_with(&format!("infra/stages/dev.yaml:{line}:")),
+        message.starts_with(&format!("infra/stages/echo/dev.yaml:{line}:")),
         "{message}"
     );
     for needle in needles {

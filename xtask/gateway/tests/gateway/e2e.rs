@@ -54,13 +54,27 @@ async fn echo_and_default_round_trips_with_the_real_functions() {
                 .contains("no-such-action"),
             "{reply}"
         );
-        assert!(
-            reply["supportedActions"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("echo")),
-            "{reply}"
-        );
+        // What `$default` advertises is exactly the actions the deployed API routes: the route
+        // keys of the template's routes that a message can select.
+        let template: Value = serde_json::from_str(
+            &std::fs::read_to_string(Need::Assembly.path().join(assembly::TEMPLATE_FILE)).unwrap(),
+        )
+        .unwrap();
+        let mut routed: Vec<&str> =
+            assembly::template::resources_of_type(&template, "AWS::ApiGatewayV2::Route")
+                .filter_map(|(_, route)| route["Properties"]["RouteKey"].as_str())
+                .filter(|key| !key.starts_with('$'))
+                .collect();
+        routed.sort_unstable();
+        let mut advertised: Vec<&str> = reply["supportedActions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        advertised.sort_unstable();
+        assert_eq!(advertised, routed, "{reply}");
+        assert!(routed.contains(&"echo"), "{routed:?}");
         assert_eq!(reply["websocket"]["connectionId"], connection_id);
 
         client.close(None).await.unwrap();
