@@ -21,7 +21,7 @@ pub fn synth(stack_name: &str) -> Result<Synthesized, SynthError> {
     stack.set_description("wsecho toolkit: the assets bucket deploys upload function zips to");
     let root = stack.root();
     let bucket = stack.add(
-        &root.child("AssetsBucket"),
+        &root.child(assembly::template::TOOLKIT_BUCKET),
         Bucket {
             bucket_encryption: BucketEncryption::s3_managed(),
             lifecycle_configuration: Some(LifecycleConfiguration {

@@ -22,23 +22,26 @@ pub enum Format {
     Yaml,
 }
 
+/// The stage commands work on unless `--stage` names another.
+const DEFAULT_STAGE: &str = "dev";
+
 /// Which app and stage a command is about.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct AppStage {
     /// The app (one route table in infra/src/apps/).
-    #[arg(long, default_value = "echo")]
+    #[arg(long, default_value = infra::apps::DEFAULT.name)]
     pub app: String,
     /// The stage (infra/stages/<app>/<stage>.yaml).
-    #[arg(long, default_value = "dev")]
+    #[arg(long, default_value = DEFAULT_STAGE)]
     pub stage: String,
 }
 
 impl Default for AppStage {
-    /// The echo app's dev stage, what every command works on unless told.
+    /// What every command works on unless told: the default app's dev stage.
     fn default() -> AppStage {
         AppStage {
-            app: "echo".into(),
-            stage: "dev".into(),
+            app: infra::apps::DEFAULT.name.into(),
+            stage: DEFAULT_STAGE.into(),
         }
     }
 }
@@ -228,5 +231,26 @@ impl AssemblyArgs {
             &self.target.stage,
             &load_stage(app, &self.target.stage)?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        target: AppStage,
+    }
+
+    #[test]
+    fn the_flags_default_to_what_commands_use_without_them() {
+        assert_eq!(Cli::parse_from(["x"]).target, AppStage::default());
+        assert_eq!(AppStage::default().app, "echo");
+        let chat = Cli::parse_from(["x", "--app", "chat", "--stage", "prod"]).target;
+        assert_eq!((chat.app.as_str(), chat.stage.as_str()), ("chat", "prod"));
     }
 }

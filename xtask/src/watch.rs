@@ -36,21 +36,15 @@ pub enum Kind {
     Docs,
 }
 
-/// The paths `dev --watch` polls, relative to the workspace root.
-pub fn watched(root: &Path) -> Vec<PathBuf> {
+/// The paths `dev --watch` polls: the workspace's Cargo files, what `tool_crates` (their
+/// folders) compile into xtask (not their tests), the stage files and the functions.
+pub fn watched(root: &Path, tool_crates: &[PathBuf]) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = sources::ROOT_BUILD_FILES
         .iter()
         .map(|f| root.join(f))
         .collect();
-    // What is compiled into xtask (not its tests), and the stage files.
-    for krate in [
-        "infra",
-        "infra/assembly",
-        "xtask",
-        "xtask/deploy",
-        "xtask/gateway",
-    ] {
-        paths.extend(["src", "Cargo.toml", "build.rs"].map(|p| root.join(krate).join(p)));
+    for krate in tool_crates {
+        paths.extend(["src", "Cargo.toml", "build.rs"].map(|p| krate.join(p)));
     }
     paths.push(root.join("infra/stages"));
     paths.push(root.join("functions"));
@@ -115,7 +109,8 @@ impl Watcher {
 /// Watches until the future is dropped (Ctrl-C). `synth` is what `dev` synthesized at start.
 pub async fn run(gateway: &Gateway, synth: SynthOptions) -> Result<()> {
     let root = workspace::root();
-    let mut watcher = Watcher::new(watched(&root))?;
+    let tool_crates = workspace::tool_crates(&workspace::metadata()?);
+    let mut watcher = Watcher::new(watched(&root, &tool_crates))?;
     line(
         "watch",
         &format!(
@@ -269,7 +264,8 @@ mod tests {
     #[test]
     fn the_watched_paths_are_the_workspace_sources() {
         let root = Path::new("/ws");
-        let paths = watched(root);
+        let crates = [root.join("infra"), root.join("xtask")];
+        let paths = watched(root, &crates);
         for expected in [
             "functions",
             "infra/src",
@@ -284,6 +280,27 @@ mod tests {
             );
         }
         assert!(!paths.contains(&root.join("xtask/tests")));
+    }
+
+    #[test]
+    fn every_crate_outside_functions_is_a_tool_crate() {
+        let metadata = workspace::metadata().unwrap();
+        let root = workspace::root();
+        let crates = workspace::tool_crates(&metadata);
+        for krate in [
+            "infra",
+            "infra/assembly",
+            "xtask",
+            "xtask/gateway",
+            "xtask/testenv",
+        ] {
+            assert!(crates.contains(&root.join(krate)), "{krate}: {crates:?}");
+        }
+        assert!(
+            crates
+                .iter()
+                .all(|c| !c.starts_with(root.join("functions")))
+        );
     }
 
     #[tokio::test]

@@ -86,3 +86,17 @@ pub fn functions(metadata: &Metadata) -> Result<Vec<FunctionCrate>> {
     }
     Ok(found)
 }
+
+/// The folders of the crates that are not under `functions/`: the model, the contract and the
+/// tools, all compiled into xtask, so an edit of theirs needs a restart of `cargo xtask dev`.
+pub fn tool_crates(metadata: &Metadata) -> Vec<PathBuf> {
+    let functions_dir = metadata.workspace_root.join("functions");
+    let mut dirs: Vec<PathBuf> = metadata
+        .workspace_packages()
+        .into_iter()
+        .filter(|p| !p.manifest_path.starts_with(&functions_dir))
+        .filter_map(|p| p.manifest_path.parent().map(PathBuf::from))
+        .collect();
+    dirs.sort();
+    dirs
+}

@@ -8,6 +8,10 @@ pub const PACKAGE_METADATA: &str = "wsecho:package";
 /// The template parameter receiving the name of the bucket that holds the function zips.
 pub const ASSETS_BUCKET_PARAMETER: &str = "AssetsBucket";
 
+/// The logical ID of the toolkit stack's assets bucket: deploy finds the bucket by it (stack
+/// outputs can't be relied on: moto's change sets drop them).
+pub const TOOLKIT_BUCKET: &str = "AssetsBucket";
+
 /// The resource type whose code comes from the assembly's zips.
 pub const FUNCTION_TYPE: &str = "AWS::Lambda::Function";
 

@@ -5,8 +5,11 @@ mod echo;
 
 use crate::app::App;
 
-/// Every app, by name; the first is the default of `--app`.
+/// Every app.
 pub const ALL: &[&App] = &[&echo::APP];
+
+/// The app commands work on unless `--app` names another: the tutorial's.
+pub const DEFAULT: &App = &echo::APP;
 
 /// The app `--app` names.
 pub fn find(name: &str) -> Result<&'static App, UnknownApp> {

@@ -93,7 +93,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Result<Option<Args>, Failu
     };
     Ok(Some(Args {
         app: app.map_or_else(
-            || infra::apps::ALL[0].name.to_owned(),
+            || infra::apps::DEFAULT.name.to_owned(),
             |a| a.to_string_lossy().into_owned(),
         ),
         stage_file: need(stage_file, "--stage-file")?,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::constructs::stage::DEFAULT_LOG_RETENTION_DAYS;
+use crate::constructs::log_group;
 use crate::error::SynthError;
 use crate::intrinsics::{Expr, Handle, Ref, attr};
 use crate::path::ConstructPath;
@@ -40,7 +40,8 @@ pub struct FunctionProps {
 
 impl FunctionProps {
     /// The function crate `package` with Lambda's defaults (128 MB, 3 s, no reserved
-    /// concurrency, no tracing, no environment) and logs kept for two years.
+    /// concurrency, no tracing, no environment) and logs kept for
+    /// [`log_group::DEFAULT_RETENTION_DAYS`].
     pub fn new(package: impl Into<String>) -> FunctionProps {
         FunctionProps {
             package: package.into(),
@@ -48,7 +49,7 @@ impl FunctionProps {
             memory_mb: 128,
             timeout_seconds: 3,
             reserved_concurrency: None,
-            log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
+            log_retention_days: log_group::DEFAULT_RETENTION_DAYS,
             tracing: false,
             environment: BTreeMap::new(),
         }
@@ -102,7 +103,7 @@ impl LambdaFunction {
                 retention_in_days: props.log_retention_days,
             },
         )?;
-        crate::constructs::log_group::skip_checks(stack, &log_group)?;
+        log_group::skip_checks(stack, &log_group)?;
 
         // Least privilege for logs: write to this function's group only. The managed
         // AWSLambdaBasicExecutionRole would also allow logs:CreateLogGroup on `*`, which lets

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::constructs::log_group;
 use crate::error::SynthError;
 use crate::intrinsics::{Handle, Sub, attr};
 use crate::path::ConstructPath;
@@ -31,12 +32,12 @@ pub struct StageProps {
 
 impl StageProps {
     /// A stage with CloudFormation's defaults (no execution logging, no data trace, no
-    /// detailed metrics, the account's throttling) and logs kept for two years, AWS CDK's
-    /// default for log groups (CloudWatch's own, "never expire", is what checkov flags).
+    /// detailed metrics, the account's throttling) and logs kept for
+    /// [`log_group::DEFAULT_RETENTION_DAYS`].
     pub fn new(stage_name: impl Into<String>) -> StageProps {
         StageProps {
             stage_name: stage_name.into(),
-            log_retention_days: DEFAULT_LOG_RETENTION_DAYS,
+            log_retention_days: log_group::DEFAULT_RETENTION_DAYS,
             logging_level: LoggingLevel::Off,
             data_trace: false,
             detailed_metrics: false,
@@ -45,9 +46,6 @@ impl StageProps {
         }
     }
 }
-
-/// How long the constructs keep logs unless told: two years, AWS CDK's default.
-pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 731;
 
 pub struct WebSocketStage {
     path: ConstructPath,
@@ -96,7 +94,7 @@ impl WebSocketStage {
                 retention_in_days: props.log_retention_days,
             },
         )?;
-        crate::constructs::log_group::skip_checks(stack, &access_logs)?;
+        log_group::skip_checks(stack, &access_logs)?;
 
         let execution_logs = if props.logging_level == LoggingLevel::Off {
             None
@@ -114,7 +112,7 @@ impl WebSocketStage {
                     retention_in_days: props.log_retention_days,
                 },
             )?;
-            crate::constructs::log_group::skip_checks(stack, &group)?;
+            log_group::skip_checks(stack, &group)?;
             Some(group)
         };
 

@@ -6,83 +6,57 @@ use std::collections::BTreeMap;
 use infra::app::{ACTIONS_VARIABLE, Grant};
 use serde_json::Value;
 
-use super::common::{app_stage, manifest, redact_hashes};
-
-/// `(app, stage, template)` of every stage file of every app.
-fn every_stage() -> Vec<(&'static infra::app::App, String, Value)> {
-    let mut out = Vec::new();
-    for app in infra::apps::ALL {
-        let files = infra::config::stage_files(app.name)
-            .unwrap_or_else(|e| panic!("app {}: no infra/stages/{}/: {e}", app.name, app.name));
-        assert!(!files.is_empty(), "app {} has no stage files", app.name);
-        for file in files {
-            let stage = file.file_stem().unwrap().to_string_lossy().into_owned();
-            let json = app
-                .synth(&app_stage(app, &stage), &manifest())
-                .unwrap_or_else(|e| panic!("{} {stage}: {e}", app.name))
-                .template
-                .to_json();
-            out.push((*app, stage, serde_json::from_str(&json).unwrap()));
-        }
-    }
-    out
-}
+use super::common::{every_stage, manifest, redact_hashes};
 
 #[test]
 fn every_template_matches_its_reviewed_snapshot() {
-    for app in infra::apps::ALL {
-        for file in infra::config::stage_files(app.name).unwrap() {
-            let stage = file.file_stem().unwrap().to_string_lossy().into_owned();
-            let synthesized = app.synth(&app_stage(app, &stage), &manifest()).unwrap();
-            let json = redact_hashes(&synthesized.template.to_json(), &manifest());
-            insta::with_settings!({
-                snapshot_path => "../../../snapshots",
-                prepend_module_to_snapshot => false,
-            }, {
-                insta::assert_snapshot!(format!("{}-{stage}.template.json", app.name), json);
-            });
-        }
+    for shipped in every_stage() {
+        let json = redact_hashes(&shipped.synthesized.template.to_json(), &manifest());
+        insta::with_settings!({
+            snapshot_path => "../../../snapshots",
+            prepend_module_to_snapshot => false,
+        }, {
+            insta::assert_snapshot!(
+                format!("{}-{}.template.json", shipped.app.name, shipped.stage),
+                json
+            );
+        });
     }
 }
 
 #[test]
 fn every_app_and_stage_has_its_own_stack() {
+    let shipped = every_stage();
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
-    for app in infra::apps::ALL {
-        for file in infra::config::stage_files(app.name).unwrap() {
-            let stage = file.file_stem().unwrap().to_string_lossy().into_owned();
-            let config = app_stage(app, &stage);
-            let owner = format!("{}/{stage}", app.name);
-            if let Some(first) = owners.insert(config.stack_name.to_string(), owner.clone()) {
-                panic!(
-                    "stack name `{}` is used by {first} and {owner}: a deploy of one would replace the other",
-                    config.stack_name
-                );
-            }
+    for s in &shipped {
+        let owner = format!("{}/{}", s.app.name, s.stage);
+        if let Some(first) = owners.insert(s.config.stack_name.to_string(), owner.clone()) {
+            panic!(
+                "stack name `{}` is used by {first} and {owner}: a deploy of one would replace the other",
+                s.config.stack_name
+            );
         }
     }
-    assert!(owners.len() >= infra::apps::ALL.len());
+    assert_eq!(owners.len(), shipped.len());
 }
 
 #[test]
 fn the_shipped_stages_synthesize_without_warnings() {
-    for app in infra::apps::ALL {
-        for file in infra::config::stage_files(app.name).unwrap() {
-            let stage = file.file_stem().unwrap().to_string_lossy().into_owned();
-            let synthesized = app.synth(&app_stage(app, &stage), &manifest()).unwrap();
-            assert!(
-                synthesized.warnings.is_empty(),
-                "{} {stage}: {:?}",
-                app.name,
-                synthesized.warnings
-            );
-        }
+    for s in every_stage() {
+        assert!(
+            s.synthesized.warnings.is_empty(),
+            "{} {}: {:?}",
+            s.app.name,
+            s.stage,
+            s.synthesized.warnings
+        );
     }
 }
 
 #[test]
 fn templates_have_exactly_the_routes_and_functions_of_the_table() {
-    for (app, stage, t) in every_stage() {
+    for shipped in every_stage() {
+        let (app, stage, t) = (shipped.app, &shipped.stage, shipped.template());
         let resources = t["Resources"].as_object().unwrap();
         let of_type =
             |ty: &str| -> Vec<&Value> { resources.values().filter(|r| r["Type"] == ty).collect() };
@@ -118,7 +92,8 @@ fn templates_have_exactly_the_routes_and_functions_of_the_table() {
 /// the template, which takes it from the route table: they cannot disagree.
 #[test]
 fn the_functions_that_reply_get_the_actions_of_the_route_table() {
-    for (app, stage, t) in every_stage() {
+    for shipped in every_stage() {
+        let (app, stage, t) = (shipped.app, &shipped.stage, shipped.template());
         let expected: Vec<&str> = app.actions();
         for route in app.routes {
             let variables = &t["Resources"][&format!("{}Function", route.name)]["Properties"]["Environment"]

@@ -63,6 +63,44 @@ pub fn app_stage(app: &App, name: &str) -> StageConfig {
     StageConfig::load(&stage_file(app.name, name)).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// One stage file of one app, synthesized.
+pub struct Shipped {
+    pub app: &'static App,
+    pub stage: String,
+    pub config: StageConfig,
+    pub synthesized: Synthesized,
+}
+
+impl Shipped {
+    pub fn template(&self) -> serde_json::Value {
+        serde_json::from_str(&self.synthesized.template.to_json()).unwrap()
+    }
+}
+
+/// Every stage file of every app, synthesized; an app without stage files fails the test.
+pub fn every_stage() -> Vec<Shipped> {
+    let mut out = Vec::new();
+    for app in infra::apps::ALL {
+        let files = infra::config::stage_files(app.name)
+            .unwrap_or_else(|e| panic!("app {}: no infra/stages/{}/: {e}", app.name, app.name));
+        assert!(!files.is_empty(), "app {} has no stage files", app.name);
+        for file in files {
+            let stage = file.file_stem().unwrap().to_string_lossy().into_owned();
+            let config = app_stage(app, &stage);
+            let synthesized = app
+                .synth(&config, &manifest())
+                .unwrap_or_else(|e| panic!("{} {stage}: {e}", app.name));
+            out.push(Shipped {
+                app,
+                stage,
+                config,
+                synthesized,
+            });
+        }
+    }
+    out
+}
+
 /// The echo app synthesized for `config`.
 pub fn synth(config: &StageConfig) -> Synthesized {
     echo()

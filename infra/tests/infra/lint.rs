@@ -12,7 +12,7 @@ use infra::constructs::websocket_api::{RouteOptions, WebSocketApi, WebSocketApiP
 use infra::{Stack, Template};
 use testenv::Need;
 
-use super::common::{self, app_stage, assets_bucket, manifest, run, stage, temp_dir, write};
+use super::common::{self, assets_bucket, manifest, run, stage, temp_dir, write};
 
 /// A small stack with a two-way route, built from the constructs directly with their
 /// defaults.
@@ -54,15 +54,11 @@ fn two_way_stack() -> Template {
 /// two-way route and the toolkit stack; the echo dev template also as YAML.
 fn templates() -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for app in infra::apps::ALL {
-        for file in infra::config::stage_files(app.name).unwrap() {
-            let name = file.file_stem().unwrap().to_string_lossy().into_owned();
-            let template = app
-                .synth(&app_stage(app, &name), &manifest())
-                .unwrap()
-                .template;
-            out.push((format!("{}-{name}.json", app.name), template.to_json()));
-        }
+    for shipped in common::every_stage() {
+        out.push((
+            format!("{}-{}.json", shipped.app.name, shipped.stage),
+            shipped.synthesized.template.to_json(),
+        ));
     }
     let mut bare = stage("dev");
     bare.account_cloudwatch_role = false;

@@ -68,6 +68,6 @@ pub(crate) fn bootstrap_with(aws: &Aws, yes: bool, timeout: Duration) -> Result<
     }
     toolkit::assets_bucket(aws)?.ok_or(Error::NoBucketAfterBootstrap {
         stack: toolkit::TOOLKIT_STACK,
-        logical_id: toolkit::BUCKET_LOGICAL_ID,
+        logical_id: assembly::template::TOOLKIT_BUCKET,
     })
 }

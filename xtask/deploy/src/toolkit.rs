@@ -1,16 +1,13 @@
 //! The toolkit stack `wsecho-toolkit`: one assets bucket per account and region, shared by
 //! every stage. Created by `cargo xtask bootstrap`, or by the first deploy that needs it.
 
+use assembly::template::TOOLKIT_BUCKET;
 use serde_json::Value;
 
 use crate::Result;
 use crate::aws::Aws;
 
 pub const TOOLKIT_STACK: &str = "wsecho-toolkit";
-
-/// The bucket's logical ID: deploy finds the bucket as this resource's physical ID (moto's
-/// change sets drop stack outputs, so the `BucketName` output alone can't be relied on).
-pub const BUCKET_LOGICAL_ID: &str = "AssetsBucket";
 
 /// The toolkit template: a private, encrypted, versioned, TLS-only bucket kept when the stack
 /// goes (`DeletionPolicy: Retain`). Synthesized by the typed model in `infra` and shipped as a
@@ -29,7 +26,7 @@ pub fn assets_bucket(aws: &Aws) -> Result<Option<String>> {
             "--stack-name",
             TOOLKIT_STACK,
             "--logical-resource-id",
-            BUCKET_LOGICAL_ID,
+            TOOLKIT_BUCKET,
         ],
     ) {
         Ok(v) => Ok(v
@@ -52,7 +49,7 @@ mod tests {
     fn the_toolkit_template_has_the_bucket_deploy_looks_for() {
         let t: Value = serde_json::from_str(TEMPLATE).unwrap();
         assert_eq!(
-            t.pointer(&format!("/Resources/{BUCKET_LOGICAL_ID}/Type"))
+            t.pointer(&format!("/Resources/{TOOLKIT_BUCKET}/Type"))
                 .and_then(Value::as_str),
             Some("AWS::S3::Bucket")
         );

@@ -14,6 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use assembly::template::{self, FUNCTION_TYPE, resources_of_type};
 use serde_json::Value;
 
 use super::Ctx;
@@ -62,12 +63,8 @@ pub fn unpack(assembly_dir: &Path, dir: &Path) -> Result<Vec<Function>> {
 
 /// The literal `Environment.Variables` the template gives the function of `package`.
 fn template_environment(template: &Value, package: &str) -> BTreeMap<String, String> {
-    let resources = template.get("Resources").and_then(Value::as_object);
-    let function = resources.into_iter().flatten().find(|(_, r)| {
-        r.pointer("/Metadata/wsecho:package")
-            .and_then(Value::as_str)
-            == Some(package)
-    });
+    let function = resources_of_type(template, FUNCTION_TYPE)
+        .find(|(_, r)| template::package(r) == Some(package));
     let variables = function
         .and_then(|(_, r)| r.pointer("/Properties/Environment/Variables"))
         .and_then(Value::as_object);
@@ -285,9 +282,9 @@ mod tests {
     #[test]
     fn environment_comes_from_the_template_literals_only() {
         let template = serde_json::json!({"Resources": {
-            "EchoFunction": {"Metadata": {"wsecho:package": "echo"}, "Properties": {
+            "EchoFunction": {"Type": FUNCTION_TYPE, "Metadata": {"wsecho:package": "echo"}, "Properties": {
                 "Environment": {"Variables": {"RUST_LOG": "info", "API": {"Ref": "Api"}}}}},
-            "Other": {"Metadata": {"wsecho:package": "connect"}, "Properties": {}}
+            "Other": {"Type": FUNCTION_TYPE, "Metadata": {"wsecho:package": "connect"}, "Properties": {}}
         }});
         let env = template_environment(&template, "echo");
         assert_eq!(env.len(), 1);
