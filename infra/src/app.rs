@@ -192,6 +192,12 @@ impl App {
                     Expr::literal(config.stage.as_str()),
                 ),
             ]);
+            props.environment.extend(
+                settings
+                    .environment
+                    .iter()
+                    .map(|(name, value)| (name.to_string(), Expr::literal(value))),
+            );
             let replies = route.grants.contains(&Grant::ManageConnections);
             if replies {
                 // A function that answers clients tells them what they may send.

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 pub use error::ConfigError;
 pub use values::{
-    BurstLimit, MemoryMb, RETENTION_DAYS, RateLimit, Region, ReservedConcurrency, RetentionDays,
-    StackName, StageName, TimeoutSeconds,
+    BurstLimit, EnvironmentName, MemoryMb, RETENTION_DAYS, RateLimit, Region, ReservedConcurrency,
+    RetentionDays, StackName, StageName, TimeoutSeconds,
 };
 
 /// Everything that differs between stages.
@@ -64,14 +64,19 @@ pub struct FunctionOverride {
     pub timeout_seconds: Option<TimeoutSeconds>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_concurrency: Option<ReservedConcurrency>,
+    /// Environment variables of this function in this stage (literal strings; never
+    /// secrets: they are part of the template).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<EnvironmentName, String>,
 }
 
 /// The settings one function ends up with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionSettings {
     pub memory_mb: u32,
     pub timeout_seconds: u32,
     pub reserved_concurrency: Option<u32>,
+    pub environment: BTreeMap<EnvironmentName, String>,
 }
 
 impl FunctionsConfig {
@@ -85,6 +90,7 @@ impl FunctionsConfig {
                 .reserved_concurrency
                 .or(self.reserved_concurrency)
                 .map(ReservedConcurrency::get),
+            environment: o.environment,
         }
     }
 }

@@ -274,6 +274,18 @@ checked_string!(
     "region must be an AWS region code such as `eu-west-1`"
 );
 
+checked_string!(
+    /// The name of an environment variable a stage file sets on a function.
+    EnvironmentName,
+    "^(?!AWS_|LAMBDA_|WSECHO_|_HANDLER$|RUST_LOG$|TZ$)[A-Za-z][A-Za-z0-9_]{0,127}$",
+    |s| (1..=128).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !["AWS_", "LAMBDA_", "WSECHO_"].iter().any(|p| s.starts_with(p))
+        && !["_HANDLER", "RUST_LOG", "TZ"].contains(&s),
+    "an environment variable name is a letter then letters, digits or `_`, and not one Lambda reserves (AWS_*, LAMBDA_*, _HANDLER, TZ) or wsecho sets (RUST_LOG, WSECHO_*)"
+);
+
 /// The JSON Schema of [`assembly::Architecture`] (stage files name one).
 pub(crate) struct ArchitectureSchema;
 
@@ -312,5 +324,20 @@ mod tests {
         assert!(Region::try_from("us-gov-west-1".to_owned()).is_ok());
         assert!(Region::try_from("Europe".to_owned()).is_err());
         assert!(StackName::try_from("1stack".to_owned()).is_err());
+        assert!(EnvironmentName::try_from("ALLOWED_TOKENS".to_owned()).is_ok());
+        for reserved in [
+            "AWS_REGION",
+            "WSECHO_ACTIONS",
+            "RUST_LOG",
+            "TZ",
+            "1A",
+            "A-B",
+            "",
+        ] {
+            assert!(
+                EnvironmentName::try_from(reserved.to_owned()).is_err(),
+                "{reserved}"
+            );
+        }
     }
 }

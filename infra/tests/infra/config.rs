@@ -167,3 +167,31 @@ fn the_schema_describes_the_limits() {
     assert_eq!(defs["RetentionDays"]["enum"][3], 7);
     assert_eq!(schema["additionalProperties"], false);
 }
+
+#[test]
+fn function_environment_is_per_package_and_refuses_reserved_names() {
+    let with_env = GOOD.replace(
+        "  timeout_seconds: 10\n",
+        "  timeout_seconds: 10\n  overrides:\n    authorizer:\n      environment:\n        ALLOWED_TOKENS: abc\n",
+    );
+    let config = StageConfig::parse(&with_env, Path::new("dev.yaml")).unwrap();
+    let env = config.functions.for_package("authorizer").environment;
+    assert_eq!(
+        env.iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+        [("ALLOWED_TOKENS", "abc")]
+    );
+    assert!(config.functions.for_package("echo").environment.is_empty());
+
+    let reserved = with_env.replace("ALLOWED_TOKENS", "AWS_REGION");
+    let (_, message) = parse_error(&reserved);
+    assert!(
+        message.starts_with("infra/stages/echo/dev.yaml:"),
+        "{message}"
+    );
+    assert!(
+        message.contains("AWS_REGION") && message.contains("reserves"),
+        "{message}"
+    );
+}
