@@ -5,7 +5,10 @@ use std::future::Future;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use lambda_runtime::{LambdaEvent, service_fn};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
+use crate::authorizer::{AuthorizerRequest, AuthorizerResponse, Unauthorized};
 use crate::logging;
 
 /// What `main` returns on a start-up failure (Lambda reports it as an init error).
@@ -24,19 +27,51 @@ where
     H: Fn(ApiGatewayWebsocketProxyRequest, &'static S) -> F,
     F: Future<Output = ApiGatewayProxyResponse>,
 {
+    serve(setup, move |event, state| {
+        let response = handler(event, state);
+        async move { Ok::<_, Error>(response.await) }
+    })
+}
+
+/// [`run`] for a `$connect` authorizer: `handler` answers with a policy, or fails with
+/// [`Unauthorized`] (the client gets 401).
+pub fn run_authorizer<S, H, F>(
+    setup: impl FnOnce() -> Result<S, Error>,
+    handler: H,
+) -> Result<(), Error>
+where
+    S: Sync + 'static,
+    H: Fn(AuthorizerRequest, &'static S) -> F,
+    F: Future<Output = Result<AuthorizerResponse, Unauthorized>>,
+{
+    serve(setup, move |event, state| {
+        let response = handler(event, state);
+        async move { response.await.map_err(Error::from) }
+    })
+}
+
+fn serve<S, E, R, H, F>(setup: impl FnOnce() -> Result<S, Error>, handler: H) -> Result<(), Error>
+where
+    S: Sync + 'static,
+    E: DeserializeOwned,
+    R: Serialize,
+    H: Fn(E, &'static S) -> F,
+    F: Future<Output = Result<R, Error>>,
+{
     logging::init();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         // Built inside the runtime: clients may look for it while they are made.
-        let state: &'static S = Box::leak(Box::new(setup()?));
+        // As its message: `main` prints a returned error with `Debug`, which for a typed
+        // error would be its variant name only.
+        let state = setup().map_err(|error| Error::from(error.to_string()))?;
+        let state: &'static S = Box::leak(Box::new(state));
         let handler = &handler;
-        lambda_runtime::run(service_fn(
-            move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-                Ok::<_, Error>(handler(event.payload, state).await)
-            },
-        ))
+        lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| async move {
+            handler(event.payload, state).await
+        }))
         .await
     })
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`entry`]: the one `main` of every function (logs, runtime, state, Lambda's loop).
 //! - [`actions`]: the actions clients may send, as the template hands them over.
+//! - [`authorizer`]: what a `$connect` authorizer answers (policy, principal, context).
 //! - [`event`]: what the functions read from an API Gateway WebSocket event.
 //! - [`message`]: the client's message, decoded and classified (JSON, action...).
 //! - [`reply`]: the JSON replies sent back to the client, kept under API Gateway's size limit.
@@ -11,6 +12,7 @@
 //!   API Gateway Management API.
 
 pub mod actions;
+pub mod authorizer;
 pub mod entry;
 pub mod event;
 pub mod logging;

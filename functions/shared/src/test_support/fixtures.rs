@@ -6,6 +6,8 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 pub const CONNECT: &str = include_str!("../../fixtures/connect.json");
 pub const MESSAGE: &str = include_str!("../../fixtures/message.json");
 pub const DISCONNECT: &str = include_str!("../../fixtures/disconnect.json");
+/// The event of a `$connect` REQUEST authorizer (`?token=let-me-in`).
+pub const AUTHORIZER: &str = include_str!("../../fixtures/authorizer.json");
 
 /// Parses one of the fixtures above.
 pub fn parse(json: &str) -> ApiGatewayWebsocketProxyRequest {

@@ -2,7 +2,8 @@
 //! and survive a serialize/parse round trip.
 
 use shared::ApiGatewayWebsocketProxyRequest;
-use shared::test_support::fixtures::{self, CONNECT, DISCONNECT, MESSAGE};
+use shared::authorizer::AuthorizerRequest;
+use shared::test_support::fixtures::{self, AUTHORIZER, CONNECT, DISCONNECT, MESSAGE};
 
 fn round_trip(json: &str) {
     let parsed = fixtures::parse(json);
@@ -119,4 +120,27 @@ fn fixtures_round_trip() {
     round_trip(CONNECT);
     round_trip(MESSAGE);
     round_trip(DISCONNECT);
+}
+
+/// The authorizer event: `aws_lambda_events` reads it, it keeps what API Gateway sends a
+/// WebSocket authorizer (the `$connect` context, no HTTP method, no path), and round-trips.
+#[test]
+fn the_authorizer_fixture_parses_and_round_trips() {
+    let parsed: AuthorizerRequest = serde_json::from_str(AUTHORIZER).expect("parse");
+    assert_eq!(parsed.type_.as_deref(), Some("REQUEST"));
+    assert!(
+        parsed
+            .method_arn
+            .as_deref()
+            .is_some_and(|arn| arn.ends_with("/dev/$connect"))
+    );
+    assert_eq!(
+        parsed.query_string_parameters.first("token"),
+        Some("let-me-in")
+    );
+    assert!(parsed.http_method.is_none());
+    let reparsed: AuthorizerRequest =
+        serde_json::from_str(&serde_json::to_string(&parsed).unwrap()).expect("re-parse");
+    assert_eq!(parsed, reparsed);
+    assert_common_context(AUTHORIZER, "$connect", "CONNECT");
 }

@@ -1,0 +1,3 @@
+fn main() -> Result<(), shared::entry::Error> {
+    shared::entry::run_authorizer(authorizer::Tokens::from_env, authorizer::handle)
+}
