@@ -1,6 +1,7 @@
 //! An app: one WebSocket API described as data. Its route table says, for each route, the
-//! function crate that handles it and what that function may do; the stack, the functions'
-//! permissions and the actions clients are told about all derive from the table.
+//! function crate that handles it and what that function may do, and its `connect` says who
+//! may connect; the stack, the functions' permissions and the actions clients are told about
+//! all derive from them.
 
 use std::collections::BTreeMap;
 
@@ -9,12 +10,16 @@ use assembly::template::ASSETS_BUCKET_PARAMETER;
 
 use crate::config::{LoggingLevel as ConfigLoggingLevel, StageConfig};
 use crate::constructs::account::ApiGatewayAccount;
+use crate::constructs::api_keys::{ApiKeys, ApiKeysProps};
+use crate::constructs::authorizer::{AuthorizerProps, IdentitySource, WebSocketAuthorizer};
 use crate::constructs::function::{Assets, FunctionProps, LambdaFunction};
 use crate::constructs::stage::StageProps;
 use crate::constructs::websocket_api::{RouteIds, RouteOptions, WebSocketApi, WebSocketApiProps};
 use crate::error::SynthError;
-use crate::intrinsics::Expr;
-use crate::resources::apigatewayv2::LoggingLevel;
+use crate::intrinsics::{Expr, Handle, Pseudo, Sub, attr};
+use crate::path::{ConstructPath, pascal_case};
+use crate::resources::apigatewayv2::{ApiKeySelectionExpression, LoggingLevel, RouteAuthorization};
+use crate::resources::iam::{Effect, PolicyDocument, Principal, Role, Statement};
 use crate::stack::{Stack, Synthesized};
 use crate::template::{Output, Parameter, ParameterType};
 
@@ -35,6 +40,67 @@ pub struct App {
     pub api: ApiSpec,
     /// The route table: one entry per route key.
     pub routes: &'static [RouteSpec],
+    /// Who may connect: how `$connect` is guarded.
+    pub connect: Connect,
+}
+
+/// How `$connect` is guarded: API Gateway authorizes connections, never single messages.
+#[derive(Debug)]
+pub struct Connect {
+    pub authorization: ConnectAuthorization,
+    /// Require an API key of this stage's usage plan.
+    pub api_keys: Option<ApiKeysSpec>,
+}
+
+impl Connect {
+    /// Anyone who knows the URL may connect.
+    pub const OPEN: Connect = Connect {
+        authorization: ConnectAuthorization::Open,
+        api_keys: None,
+    };
+}
+
+#[derive(Debug)]
+pub enum ConnectAuthorization {
+    Open,
+    /// SigV4-signed connections from principals allowed `execute-api:Invoke` on `$connect`.
+    /// The stack adds a role of that name (`<name>Role`) with exactly that permission, which
+    /// the account's principals may assume; its ARN is an output.
+    Iam {
+        client_role: &'static str,
+    },
+    /// A Lambda REQUEST authorizer decides, and what it returns reaches every event of the
+    /// connection (`requestContext.authorizer`).
+    Authorizer(AuthorizerSpec),
+}
+
+/// The authorizer function and what every connection must carry for it.
+#[derive(Debug)]
+pub struct AuthorizerSpec {
+    /// Construct id: its logical IDs start with it (`Authorizer` → `AuthorizerFunction`).
+    pub name: &'static str,
+    /// The function crate.
+    pub package: &'static str,
+    /// `route.request.header.NAME`, `route.request.querystring.NAME`,
+    /// `stageVariables.NAME` or `context.NAME`; checked at synth.
+    pub identity_sources: &'static [&'static str],
+}
+
+/// API keys: one per client, in a usage plan of the stage.
+#[derive(Debug)]
+pub struct ApiKeysSpec {
+    pub source: ApiKeySource,
+    /// Client names; each gets its own key (its id is an output).
+    pub clients: &'static [&'static str],
+}
+
+/// Where API Gateway finds a connection's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeySource {
+    /// The `x-api-key` header of the upgrade request.
+    Header,
+    /// The `usageIdentifierKey` the authorizer returns (needs an authorizer).
+    Authorizer,
 }
 
 /// The app's WebSocket API.
@@ -70,9 +136,26 @@ pub enum Grant {
 }
 
 impl App {
-    /// The function crates the app runs, in route-table order.
+    /// The function crates the app runs: the routes' in table order, then the authorizer's.
     pub fn packages(&self) -> Vec<&'static str> {
-        self.routes.iter().map(|r| r.package).collect()
+        let mut packages: Vec<&'static str> = self.routes.iter().map(|r| r.package).collect();
+        if let ConnectAuthorization::Authorizer(authorizer) = &self.connect.authorization {
+            packages.push(authorizer.package);
+        }
+        packages
+    }
+
+    /// Each function as (construct id, package, what it is for), routes first.
+    fn functions(&self) -> Vec<(&'static str, &'static str, String)> {
+        let mut functions: Vec<_> = self
+            .routes
+            .iter()
+            .map(|r| (r.name, r.package, format!("route `{}`", r.key)))
+            .collect();
+        if let ConnectAuthorization::Authorizer(authorizer) = &self.connect.authorization {
+            functions.push((authorizer.name, authorizer.package, "the authorizer".into()));
+        }
+        functions
     }
 
     /// The actions clients may send: the route keys a message can select (not `$…`).
@@ -94,13 +177,14 @@ impl App {
         stack.set_description(self.description);
         let root = stack.root();
 
-        for (i, route) in self.routes.iter().enumerate() {
-            if let Some(first) = self.routes[..i].iter().find(|r| r.package == route.package) {
+        let functions = self.functions();
+        for (i, (_, package, role)) in functions.iter().enumerate() {
+            if let Some((_, _, first)) = functions[..i].iter().find(|(_, p, _)| p == package) {
                 return Err(SynthError::SharedPackage {
                     app: self.name.to_owned(),
-                    package: route.package.to_owned(),
-                    first: first.key.to_owned(),
-                    second: route.key.to_owned(),
+                    package: (*package).to_owned(),
+                    first: first.clone(),
+                    second: role.clone(),
                 });
             }
         }
@@ -156,6 +240,20 @@ impl App {
         props.description = Some(self.api.description.to_owned());
         // An app is one API: its routes need no API name in their logical IDs.
         props.route_ids = RouteIds::Short;
+        props.api_key_selection_expression = match &self.connect.api_keys {
+            None => None,
+            Some(keys) => Some(match (keys.source, &self.connect.authorization) {
+                (ApiKeySource::Header, _) => ApiKeySelectionExpression::Header,
+                (ApiKeySource::Authorizer, ConnectAuthorization::Authorizer(_)) => {
+                    ApiKeySelectionExpression::AuthorizerUsageIdentifierKey
+                }
+                (ApiKeySource::Authorizer, _) => {
+                    return Err(SynthError::ApiKeySourceWithoutAuthorizer {
+                        path: root.child(self.api.id).to_string(),
+                    });
+                }
+            }),
+        };
         let mut api = WebSocketApi::new(&mut stack, &root, self.api.id, props)?;
         match &account {
             Some(account) => stack.add_dependency(&api.stage.stage, &account.account)?,
@@ -175,47 +273,77 @@ impl App {
                 path: root.child(self.api.id).to_string(),
                 source,
             })?;
+        let functions = Functions {
+            config,
+            assets: &assets,
+            root: &root,
+            log_level,
+        };
         let mut function_outputs = Vec::new();
-        for route in self.routes {
-            let settings = config.functions.for_package(route.package);
-            let mut props = FunctionProps::new(route.package);
-            props.function_name = Some(format!("{}-{}", config.stack_name, route.package));
-            props.memory_mb = settings.memory_mb;
-            props.timeout_seconds = settings.timeout_seconds;
-            props.reserved_concurrency = settings.reserved_concurrency;
-            props.log_retention_days = config.logs.retention_days.get();
-            props.tracing = config.tracing;
-            props.environment = BTreeMap::from([
-                ("RUST_LOG".to_owned(), Expr::literal(log_level)),
-                (
-                    "WSECHO_STAGE".to_owned(),
-                    Expr::literal(config.stage.as_str()),
-                ),
-            ]);
-            props.environment.extend(
-                settings
-                    .environment
+        let mut access_outputs = Vec::new();
+        let connect_route = self.routes.iter().any(|r| r.key == "$connect");
+        let guarded = !matches!(self.connect.authorization, ConnectAuthorization::Open)
+            || self.connect.api_keys.is_some();
+        if guarded && !connect_route {
+            return Err(SynthError::GuardWithoutConnectRoute {
+                app: self.name.to_owned(),
+            });
+        }
+        let authorization = match &self.connect.authorization {
+            ConnectAuthorization::Open => RouteAuthorization::None,
+            ConnectAuthorization::Iam { client_role } => {
+                let role = client_role_for_account(&mut stack, &root.child(client_role))?;
+                api.grant_connect(&mut stack, &role)?;
+                access_outputs.push((
+                    format!("{client_role}RoleArn"),
+                    "Role whose credentials may connect (IAM authorization on $connect)".into(),
+                    Expr::from(role.get_att(attr::Arn)),
+                ));
+                RouteAuthorization::AwsIam
+            }
+            ConnectAuthorization::Authorizer(spec) => {
+                let path = root.child(spec.name).child("Authorizer");
+                let identity_sources = spec
+                    .identity_sources
                     .iter()
-                    .map(|(name, value)| (name.to_string(), Expr::literal(value))),
-            );
+                    .map(|text| {
+                        text.parse::<IdentitySource>().map_err(|reason| {
+                            SynthError::InvalidIdentitySource {
+                                path: path.to_string(),
+                                identity_source: (*text).to_owned(),
+                                reason,
+                            }
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let function = functions.add(&mut stack, spec.name, spec.package, None)?;
+                let authorizer = WebSocketAuthorizer::new(
+                    &mut stack,
+                    &root,
+                    spec.name,
+                    &mut api,
+                    &function,
+                    AuthorizerProps::new(spec.package, identity_sources),
+                )?;
+                function_outputs.push(function_output(spec.name, spec.package, &function));
+                authorizer.authorization()
+            }
+        };
+        for route in self.routes {
+            // A function that answers clients tells them what they may send.
             let replies = route.grants.contains(&Grant::ManageConnections);
-            if replies {
-                // A function that answers clients tells them what they may send.
-                props
-                    .environment
-                    .insert(ACTIONS_VARIABLE.to_owned(), Expr::literal(&actions));
+            let function = functions.add(
+                &mut stack,
+                route.name,
+                route.package,
+                replies.then_some(actions.as_str()),
+            )?;
+            let mut options = RouteOptions::default();
+            if route.key == "$connect" {
+                options.authorization = authorization.clone();
+                options.api_key_required = self.connect.api_keys.is_some();
             }
-            let function = LambdaFunction::new(&mut stack, &root, route.name, &assets, props)?;
-            if settings.timeout_seconds > INTEGRATION_TIMEOUT_SECONDS {
-                stack.warn(
-                    function.path(),
-                    format!(
-                        "timeout {} s is longer than API Gateway's {INTEGRATION_TIMEOUT_SECONDS} s integration timeout: the client gets an error while the function keeps running; lower timeout_seconds",
-                        settings.timeout_seconds
-                    ),
-                );
-            }
-            api.add_route(&mut stack, route.key, &function, RouteOptions::default())?;
+            api.add_route(&mut stack, route.key, &function, options)?;
             for grant in route.grants {
                 match grant {
                     Grant::ManageConnections => {
@@ -223,11 +351,18 @@ impl App {
                     }
                 }
             }
-            function_outputs.push((
-                format!("{}FunctionName", route.name),
-                format!("Name of the {} function", route.package),
-                Expr::from(function.function.reference()),
-            ));
+            function_outputs.push(function_output(route.name, route.package, &function));
+        }
+        if let Some(spec) = &self.connect.api_keys {
+            let clients = spec.clients.iter().map(|c| (*c).to_owned()).collect();
+            let keys = ApiKeys::new(&mut stack, &root, "Keys", &api, ApiKeysProps::new(clients))?;
+            for (client, key) in keys.keys {
+                access_outputs.push((
+                    format!("{}ApiKeyId", pascal_case(&client)),
+                    format!("Id of {client}'s API key (aws apigateway get-api-key --include-value --api-key <id>)"),
+                    Expr::from(key.reference()),
+                ));
+            }
         }
 
         let outputs = [
@@ -252,11 +387,111 @@ impl App {
                 Expr::literal(config.stage.as_str()),
             ),
         ];
-        for (name, description, value) in outputs.into_iter().chain(function_outputs) {
+        for (name, description, value) in outputs
+            .into_iter()
+            .chain(access_outputs)
+            .chain(function_outputs)
+        {
             stack.add_output(&root.child(&name), Output { description, value })?;
         }
         stack.synth()
     }
+}
+
+/// Adds an app's functions, each with the stage's settings.
+struct Functions<'a> {
+    config: &'a StageConfig,
+    assets: &'a Assets<'a>,
+    root: &'a ConstructPath,
+    log_level: &'static str,
+}
+
+impl Functions<'_> {
+    /// Adds the function `name` of `package`; `actions` (a JSON array) is what a function
+    /// that replies tells clients they may send.
+    fn add(
+        &self,
+        stack: &mut Stack,
+        name: &str,
+        package: &str,
+        actions: Option<&str>,
+    ) -> Result<LambdaFunction, SynthError> {
+        let config = self.config;
+        let settings = config.functions.for_package(package);
+        let mut props = FunctionProps::new(package);
+        props.function_name = Some(format!("{}-{package}", config.stack_name));
+        props.memory_mb = settings.memory_mb;
+        props.timeout_seconds = settings.timeout_seconds;
+        props.reserved_concurrency = settings.reserved_concurrency;
+        props.log_retention_days = config.logs.retention_days.get();
+        props.tracing = config.tracing;
+        props.environment = BTreeMap::from([
+            ("RUST_LOG".to_owned(), Expr::literal(self.log_level)),
+            (
+                "WSECHO_STAGE".to_owned(),
+                Expr::literal(config.stage.as_str()),
+            ),
+        ]);
+        props.environment.extend(
+            settings
+                .environment
+                .iter()
+                .map(|(name, value)| (name.to_string(), Expr::literal(value))),
+        );
+        if let Some(actions) = actions {
+            props
+                .environment
+                .insert(ACTIONS_VARIABLE.to_owned(), Expr::literal(actions));
+        }
+        let function = LambdaFunction::new(stack, self.root, name, self.assets, props)?;
+        if settings.timeout_seconds > INTEGRATION_TIMEOUT_SECONDS {
+            stack.warn(
+                function.path(),
+                format!(
+                    "timeout {} s is longer than API Gateway's {INTEGRATION_TIMEOUT_SECONDS} s integration timeout: the client gets an error while the function keeps running; lower timeout_seconds",
+                    settings.timeout_seconds
+                ),
+            );
+        }
+        Ok(function)
+    }
+}
+
+fn function_output(name: &str, package: &str, function: &LambdaFunction) -> (String, String, Expr) {
+    (
+        format!("{name}FunctionName"),
+        format!("Name of the {package} function"),
+        Expr::from(function.function.reference()),
+    )
+}
+
+/// A role any principal of this account may assume (when its own policies let it): what
+/// clients of an IAM-authorized API use to connect. `grant_connect` gives it its one
+/// permission.
+fn client_role_for_account(
+    stack: &mut Stack,
+    path: &ConstructPath,
+) -> Result<Handle<Role>, SynthError> {
+    let account_root = Sub::new()
+        .text("arn:")
+        .var(Pseudo::Partition)
+        .text(":iam::")
+        .var(Pseudo::AccountId)
+        .text(":root");
+    let role = Role {
+        assume_role_policy_document: PolicyDocument::new(vec![Statement {
+            sid: None,
+            effect: Effect::Allow,
+            principal: Some(Principal::Aws(account_root.into())),
+            action: vec!["sts:AssumeRole".into()],
+            resource: Vec::new(),
+            condition: None,
+        }]),
+        description: Some("Connects to the WebSocket API (IAM authorization on $connect)".into()),
+        managed_policy_arns: Vec::new(),
+        policies: Vec::new(),
+    };
+    stack.add(&path.child("Role"), role)
 }
 
 #[cfg(test)]
@@ -292,6 +527,7 @@ mod tests {
                 grants: &[Grant::ManageConnections],
             },
         ],
+        connect: Connect::OPEN,
     };
 
     #[test]

@@ -35,6 +35,28 @@ pub enum SynthError {
     )]
     NoRoutes { path: String },
 
+    #[error(
+        "`{path}`: route `{route_key}` has an authorization or requires an API key, but API Gateway checks them on `$connect` only (a WebSocket API authorizes connections, not messages): guard `$connect` instead"
+    )]
+    GuardOffConnect { path: String, route_key: String },
+
+    #[error(
+        "app `{app}` guards `$connect` but has no `$connect` route: add one to its route table (API Gateway runs the guard on `$connect`)"
+    )]
+    GuardWithoutConnectRoute { app: String },
+
+    #[error(
+        "`{path}`: API keys come from the authorizer's usageIdentifierKey, but `$connect` has no authorizer: use ApiKeySource::Header or add an authorizer"
+    )]
+    ApiKeySourceWithoutAuthorizer { path: String },
+
+    #[error("`{path}`: identity source `{identity_source}` is not valid: {reason}")]
+    InvalidIdentitySource {
+        path: String,
+        identity_source: String,
+        reason: String,
+    },
+
     #[error("`{path}`: malformed route key `{route_key}`: {reason}")]
     MalformedRouteKey {
         path: String,
@@ -52,7 +74,7 @@ pub enum SynthError {
     },
 
     #[error(
-        "app `{app}`: routes `{first}` and `{second}` both name the function package `{package}`; give each route its own function crate"
+        "app `{app}`: {first} and {second} both name the function package `{package}`; give each its own function crate"
     )]
     SharedPackage {
         app: String,

@@ -153,6 +153,8 @@ pub mod attr {
         ApiEndpoint,
         /// An API's id.
         ApiId,
+        /// An authorizer's id.
+        AuthorizerId,
         /// A role's stable id.
         RoleId,
         /// A bucket's domain name.

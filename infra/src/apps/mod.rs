@@ -2,11 +2,13 @@
 //! here with its `APP`, an entry in [`ALL`], and its stage files in `infra/stages/<name>/`.
 
 mod echo;
+mod guarded;
+mod signed;
 
 use crate::app::App;
 
 /// Every app.
-pub const ALL: &[&App] = &[&echo::APP];
+pub const ALL: &[&App] = &[&echo::APP, &guarded::APP, &signed::APP];
 
 /// The app commands work on unless `--app` names another: the tutorial's.
 pub const DEFAULT: &App = &echo::APP;

@@ -2,6 +2,8 @@
 //! (a route always comes with its integration and its invoke permission).
 
 pub mod account;
+pub mod api_keys;
+pub mod authorizer;
 pub mod function;
 pub mod log_group;
 pub mod stage;

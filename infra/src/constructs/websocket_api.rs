@@ -1,4 +1,5 @@
-//! A WebSocket API: routes to functions, each as Route + Integration + Permission.
+//! A WebSocket API: routes to functions, each as Route + Integration + Permission; who may
+//! connect (an authorizer, IAM or API keys on `$connect`).
 
 use std::collections::BTreeMap;
 
@@ -8,8 +9,10 @@ use crate::error::SynthError;
 use crate::intrinsics::{Expr, Handle, Pseudo, Sub, attr};
 use crate::path::ConstructPath;
 use crate::resources::apigatewayv2::{
-    Api, AuthorizationType, Integration, IntegrationType, ProtocolType, Route, RouteResponse,
+    Api, Integration, IntegrationType, ProtocolType, Route, RouteResponse,
 };
+use crate::resources::apigatewayv2::{ApiKeySelectionExpression, Authorizer, RouteAuthorization};
+use crate::resources::iam::Role;
 use crate::resources::iam::{InlinePolicy, PolicyDocument, Statement};
 use crate::resources::lambda::Permission;
 use crate::stack::Stack;
@@ -23,6 +26,9 @@ pub struct WebSocketApiProps {
     pub route_selection_expression: String,
     pub stage: StageProps,
     pub route_ids: RouteIds,
+    /// Where routes that require an API key find it (API Gateway's default: the
+    /// `x-api-key` header).
+    pub api_key_selection_expression: Option<ApiKeySelectionExpression>,
 }
 
 impl WebSocketApiProps {
@@ -39,6 +45,7 @@ impl WebSocketApiProps {
             route_selection_expression: route_selection_expression.into(),
             stage,
             route_ids: RouteIds::default(),
+            api_key_selection_expression: None,
         }
     }
 }
@@ -55,11 +62,16 @@ pub enum RouteIds {
 }
 
 /// Options of one route.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RouteOptions {
     /// Send the function's response back to the client (a `$default` RouteResponse and a
     /// RouteResponseSelectionExpression on the route).
     pub two_way: bool,
+    /// Who may use the route: `$connect` only (API Gateway authorizes connections, not
+    /// messages); see `WebSocketAuthorizer::authorization` and `grant_connect`.
+    pub authorization: RouteAuthorization,
+    /// Require a valid API key of a usage plan of this stage (`$connect` only).
+    pub api_key_required: bool,
 }
 
 /// The resources one route brought.
@@ -82,6 +94,8 @@ pub struct WebSocketApi {
     pub api: Handle<Api>,
     pub stage: WebSocketStage,
     routes: BTreeMap<String, RouteEntry>,
+    /// Logical IDs of this API's authorizers: a route may only use one of these.
+    authorizers: Vec<String>,
 }
 
 impl WebSocketApi {
@@ -103,6 +117,7 @@ impl WebSocketApi {
             &path.child("Api"),
             Api {
                 description: props.description,
+                api_key_selection_expression: props.api_key_selection_expression,
                 name: props.name,
                 protocol_type: ProtocolType::Websocket,
                 route_selection_expression: props.route_selection_expression,
@@ -114,7 +129,13 @@ impl WebSocketApi {
             api,
             stage,
             routes: BTreeMap::new(),
+            authorizers: Vec::new(),
         })
+    }
+
+    /// Records an authorizer added to this API (by `WebSocketAuthorizer::new`).
+    pub(crate) fn own_authorizer(&mut self, authorizer: &Handle<Authorizer>) {
+        self.authorizers.push(authorizer.logical_id().to_owned());
     }
 
     /// `arn:…:execute-api:<region>:<account>:<api>/<stage>/` followed by `rest`: the
@@ -145,6 +166,24 @@ impl WebSocketApi {
                 second: format!("{path} → {}", function.path()),
             });
         }
+        let guarded = options.authorization != RouteAuthorization::None || options.api_key_required;
+        if guarded && route_key != "$connect" {
+            return Err(SynthError::GuardOffConnect {
+                path: path.to_string(),
+                route_key: route_key.to_owned(),
+            });
+        }
+        if let RouteAuthorization::Custom { authorizer_id } = &options.authorization
+            && !self
+                .authorizers
+                .iter()
+                .any(|a| a == authorizer_id.logical_id())
+        {
+            return Err(SynthError::WrongHandle {
+                path: format!("{path}: authorizer {}", authorizer_id.logical_id()),
+                expected: "authorizer of this API",
+            });
+        }
 
         let integration = stack.add(
             &path.child("Integration"),
@@ -167,7 +206,8 @@ impl WebSocketApi {
             &path.child("Route"),
             Route {
                 api_id: self.api.reference(),
-                authorization_type: AuthorizationType::None,
+                api_key_required: options.api_key_required,
+                authorization: options.authorization.clone(),
                 route_key: route_key.to_owned(),
                 route_response_selection_expression: options.two_way.then(|| "$default".into()),
                 target: Sub::new()
@@ -233,6 +273,21 @@ impl WebSocketApi {
                 )]),
             },
         )
+    }
+
+    /// Lets `role` open connections to this stage when `$connect` uses IAM authorization
+    /// (`execute-api:Invoke` on this API, stage and `$connect`, and nothing else).
+    pub fn grant_connect(&self, stack: &mut Stack, role: &Handle<Role>) -> Result<(), SynthError> {
+        let arn = self.execute_api_arn("$connect");
+        let role = stack.get_mut(role)?;
+        role.policies.push(InlinePolicy {
+            policy_name: "Connect".into(),
+            policy_document: PolicyDocument::new(vec![Statement::allow(
+                &["execute-api:Invoke"],
+                vec![arn],
+            )]),
+        });
+        Ok(())
     }
 
     /// `wss://<api>.execute-api.<region>.<suffix>/<stage>`, built without `ApiEndpoint`.

@@ -1,4 +1,4 @@
-//! `AWS::ApiGatewayV2::{Api, Route, Integration, RouteResponse, Stage, Deployment}`.
+//! `AWS::ApiGatewayV2::{Api, Authorizer, Route, Integration, RouteResponse, Stage, Deployment}`.
 
 use serde::Serialize;
 
@@ -10,12 +10,25 @@ use crate::resources::resource;
 #[serde(rename_all = "PascalCase")]
 pub struct Api {
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_selection_expression: Option<ApiKeySelectionExpression>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub name: String,
     pub protocol_type: ProtocolType,
     pub route_selection_expression: String,
 }
 resource!(Api, "AWS::ApiGatewayV2::Api", ApiEndpoint, ApiId);
+
+/// Where a route that requires an API key finds it: the only two WebSocket APIs accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ApiKeySelectionExpression {
+    /// The client's `x-api-key` header.
+    #[serde(rename = "$request.header.x-api-key")]
+    Header,
+    /// The `usageIdentifierKey` the `$connect` authorizer returns.
+    #[serde(rename = "$context.authorizer.usageIdentifierKey")]
+    AuthorizerUsageIdentifierKey,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -28,7 +41,11 @@ pub enum ProtocolType {
 #[serde(rename_all = "PascalCase")]
 pub struct Route {
     pub api_id: Ref<Api>,
-    pub authorization_type: AuthorizationType,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub api_key_required: bool,
+    /// `AuthorizationType`, and `AuthorizerId` exactly when it is `CUSTOM`.
+    #[serde(flatten)]
+    pub authorization: RouteAuthorization,
     pub route_key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route_response_selection_expression: Option<String>,
@@ -36,12 +53,43 @@ pub struct Route {
 }
 resource!(Route, "AWS::ApiGatewayV2::Route");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum AuthorizationType {
+/// Who may use a route (WebSocket APIs check only `$connect`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(tag = "AuthorizationType")]
+pub enum RouteAuthorization {
+    #[default]
     #[serde(rename = "NONE")]
     None,
+    /// A SigV4-signed request from a principal allowed `execute-api:Invoke` on the route.
     #[serde(rename = "AWS_IAM")]
     AwsIam,
+    /// A Lambda authorizer decides.
+    #[serde(rename = "CUSTOM")]
+    Custom {
+        #[serde(rename = "AuthorizerId")]
+        authorizer_id: Ref<Authorizer>,
+    },
+}
+
+/// A Lambda authorizer of a WebSocket API (REQUEST: the only type WebSocket APIs have).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Authorizer {
+    pub api_id: Ref<Api>,
+    pub authorizer_type: AuthorizerType,
+    /// `arn:…:apigateway:<region>:lambda:path/2015-03-31/functions/<arn>/invocations`.
+    pub authorizer_uri: Expr,
+    /// `route.request.header.X`, `route.request.querystring.X`, `stageVariables.X`,
+    /// `context.X`.
+    pub identity_source: Vec<String>,
+    pub name: String,
+}
+resource!(Authorizer, "AWS::ApiGatewayV2::Authorizer", AuthorizerId);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AuthorizerType {
+    #[serde(rename = "REQUEST")]
+    Request,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -108,11 +108,11 @@ pub enum Effect {
     Deny,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Principal {
     /// `{"Service": "lambda.amazonaws.com"}`
     Service(String),
-    /// `{"AWS": "*"}`: anyone (for Deny statements).
+    /// `{"AWS": "*"}` (anyone: for Deny statements) or an account or role ARN.
     #[serde(rename = "AWS")]
-    Aws(String),
+    Aws(Expr),
 }

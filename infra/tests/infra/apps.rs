@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use infra::app::{ACTIONS_VARIABLE, Grant};
+use infra::app::{ACTIONS_VARIABLE, ApiKeySource, ConnectAuthorization, Grant};
 use serde_json::Value;
 
 use super::common::{every_stage, manifest, redact_hashes};
@@ -81,8 +81,8 @@ fn templates_have_exactly_the_routes_and_functions_of_the_table() {
         }
         assert_eq!(
             of_type("AWS::Lambda::Function").len(),
-            app.routes.len(),
-            "{} {stage}: one function per route",
+            app.packages().len(),
+            "{} {stage}: one function per route, and the authorizer's",
             app.name
         );
     }
@@ -118,5 +118,116 @@ fn the_functions_that_reply_get_the_actions_of_the_route_table() {
             "{}: without `$default` nobody explains what to send",
             app.name
         );
+    }
+}
+
+/// Who may connect, as each app's `connect` says: the guard is on `$connect` and nowhere
+/// else, the authorizer calls the app's authorizer function and only this API's authorizers
+/// may invoke it, IAM clients get `execute-api:Invoke` on `$connect` only, and keys are in a
+/// usage plan of this very stage.
+#[test]
+fn templates_guard_connect_as_the_app_says() {
+    for shipped in every_stage() {
+        let (app, stage, t) = (shipped.app, &shipped.stage, shipped.template());
+        let resources = t["Resources"].as_object().unwrap();
+        let of_type = |ty: &str| -> Vec<(&String, &Value)> {
+            resources.iter().filter(|(_, r)| r["Type"] == ty).collect()
+        };
+        let at = format!("{} {stage}", app.name);
+        for (id, route) in of_type("AWS::ApiGatewayV2::Route") {
+            let p = &route["Properties"];
+            if p["RouteKey"] != "$connect" {
+                assert_eq!(p["AuthorizationType"], "NONE", "{at}: {id}");
+                assert!(p.get("ApiKeyRequired").is_none(), "{at}: {id}");
+                assert!(p.get("AuthorizerId").is_none(), "{at}: {id}");
+            }
+        }
+        let connect = &resources["ConnectRoute"]["Properties"];
+        let authorizers = of_type("AWS::ApiGatewayV2::Authorizer");
+        match &app.connect.authorization {
+            ConnectAuthorization::Open => {
+                assert_eq!(connect["AuthorizationType"], "NONE", "{at}");
+                assert!(authorizers.is_empty(), "{at}");
+            }
+            ConnectAuthorization::Iam { client_role } => {
+                assert_eq!(connect["AuthorizationType"], "AWS_IAM", "{at}");
+                let role = &resources[&format!("{client_role}Role")]["Properties"];
+                let statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .unwrap();
+                assert_eq!(statements.len(), 1, "{at}: {role}");
+                assert_eq!(
+                    statements[0]["Action"],
+                    serde_json::json!(["execute-api:Invoke"])
+                );
+                let arn = statements[0]["Resource"][0]["Fn::Sub"].as_str().unwrap();
+                assert!(
+                    arn.ends_with(&format!("/{stage}/$connect")) && arn.contains("${"),
+                    "{at}: {arn}"
+                );
+            }
+            ConnectAuthorization::Authorizer(spec) => {
+                assert_eq!(connect["AuthorizationType"], "CUSTOM", "{at}");
+                let [(authorizer_id, authorizer)] = authorizers.as_slice() else {
+                    panic!("{at}: one authorizer expected, found {}", authorizers.len());
+                };
+                assert_eq!(
+                    connect["AuthorizerId"]["Ref"],
+                    authorizer_id.as_str(),
+                    "{at}"
+                );
+                let p = &authorizer["Properties"];
+                assert_eq!(p["AuthorizerType"], "REQUEST", "{at}");
+                assert_eq!(
+                    p["IdentitySource"],
+                    serde_json::json!(spec.identity_sources),
+                    "{at}"
+                );
+                let uri = p["AuthorizerUri"]["Fn::Sub"].as_str().unwrap();
+                assert!(
+                    uri.contains(&format!("${{{}Function.Arn}}", spec.name)),
+                    "{at}: {uri}"
+                );
+                let permission = &resources[&format!("{authorizer_id}Permission")]["Properties"];
+                let source = permission["SourceArn"]["Fn::Sub"].as_str().unwrap();
+                assert!(
+                    source.ends_with(&format!("/authorizers/${{{authorizer_id}}}")),
+                    "{at}: {source}"
+                );
+                assert_eq!(
+                    permission["FunctionName"]["Fn::GetAtt"][0],
+                    format!("{}Function", spec.name)
+                );
+            }
+        }
+        let api = of_type("AWS::ApiGatewayV2::Api")[0].1;
+        match &app.connect.api_keys {
+            None => {
+                assert!(connect.get("ApiKeyRequired").is_none(), "{at}");
+                assert!(of_type("AWS::ApiGateway::ApiKey").is_empty(), "{at}");
+            }
+            Some(keys) => {
+                assert_eq!(connect["ApiKeyRequired"], true, "{at}");
+                let expression = match keys.source {
+                    ApiKeySource::Header => "$request.header.x-api-key",
+                    ApiKeySource::Authorizer => "$context.authorizer.usageIdentifierKey",
+                };
+                assert_eq!(api["Properties"]["ApiKeySelectionExpression"], expression);
+                let plans = of_type("AWS::ApiGateway::UsagePlan");
+                let [(plan_id, plan)] = plans.as_slice() else {
+                    panic!("{at}: one usage plan expected");
+                };
+                let stages = &plan["Properties"]["ApiStages"][0];
+                assert!(stages["Stage"]["Ref"].as_str().unwrap().ends_with("Stage"));
+                assert_eq!(of_type("AWS::ApiGateway::ApiKey").len(), keys.clients.len());
+                for (_, link) in of_type("AWS::ApiGateway::UsagePlanKey") {
+                    assert_eq!(link["Properties"]["UsagePlanId"]["Ref"], plan_id.as_str());
+                }
+                assert_eq!(
+                    of_type("AWS::ApiGateway::UsagePlanKey").len(),
+                    keys.clients.len()
+                );
+            }
+        }
     }
 }

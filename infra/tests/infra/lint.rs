@@ -44,7 +44,10 @@ fn two_way_stack() -> Template {
         &mut stack,
         "$default",
         &echo,
-        RouteOptions { two_way: true },
+        RouteOptions {
+            two_way: true,
+            ..RouteOptions::default()
+        },
     )
     .unwrap();
     stack.synth().unwrap().template

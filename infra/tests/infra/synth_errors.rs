@@ -1,6 +1,10 @@
 //! Synth-time validation: each error names the construct path and says what to change.
 
-use infra::app::{ApiSpec, App, RouteSpec};
+use infra::app::{
+    ApiKeySource, ApiKeysSpec, ApiSpec, App, AuthorizerSpec, Connect, ConnectAuthorization,
+    RouteSpec,
+};
+use infra::constructs::authorizer::{AuthorizerProps, IdentitySource, WebSocketAuthorizer};
 use infra::constructs::function::{Assets, FunctionProps, LambdaFunction};
 use infra::constructs::stage::StageProps;
 use infra::constructs::websocket_api::{RouteIds, RouteOptions, WebSocketApi, WebSocketApiProps};
@@ -145,7 +149,15 @@ fn a_stack_without_default_route_warns_and_without_routes_fails() {
     let mut api_with_route = api(&mut stack);
     let echo = function(&mut stack, "Echo", "echo").unwrap();
     api_with_route
-        .add_route(&mut stack, "echo", &echo, RouteOptions { two_way: true })
+        .add_route(
+            &mut stack,
+            "echo",
+            &echo,
+            RouteOptions {
+                two_way: true,
+                ..RouteOptions::default()
+            },
+        )
         .unwrap();
     let synthesized = stack.synth().unwrap();
     let warnings: Vec<String> = synthesized
@@ -302,13 +314,14 @@ fn a_route_table_giving_two_routes_one_package_is_refused() {
                 grants: &[],
             },
         ],
+        connect: Connect::OPEN,
     };
     let err = SHARED
         .synth(&stage("dev"), &manifest())
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("`$default` and `echo`")
+        err.contains("route `$default` and route `echo`")
             && err.contains("`echo`")
             && err.contains("own function crate"),
         "{err}"
@@ -319,4 +332,212 @@ fn a_route_table_giving_two_routes_one_package_is_refused() {
 fn an_unknown_app_lists_the_apps() {
     let err = infra::apps::find("chat2").unwrap_err().to_string();
     assert!(err.contains("`chat2`") && err.contains("echo"), "{err}");
+}
+
+/// An app guarded by an authorizer with these identity sources, on echo's `$connect`.
+fn guarded_app(identity_sources: &'static [&'static str]) -> App {
+    App {
+        name: "gate",
+        description: "gate",
+        api: ApiSpec {
+            id: "Gate",
+            name: "gate",
+            description: "gate",
+            route_selection_expression: "$request.body.action",
+        },
+        routes: &[RouteSpec {
+            key: "$connect",
+            name: "Connect",
+            package: "connect",
+            grants: &[],
+        }],
+        connect: Connect {
+            authorization: ConnectAuthorization::Authorizer(AuthorizerSpec {
+                name: "Token",
+                package: "authorizer",
+                identity_sources,
+            }),
+            api_keys: None,
+        },
+    }
+}
+
+#[test]
+fn an_identity_source_in_another_apis_form_names_the_authorizer_and_the_websocket_form() {
+    let err = guarded_app(&["$request.header.Authorization"])
+        .synth(&stage("dev"), &manifest())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("wsecho-dev/Token/Authorizer"), "{err}");
+    assert!(
+        err.contains("`$request.header.Authorization`")
+            && err.contains("`route.request.header.Authorization`"),
+        "{err}"
+    );
+    for (bad, needle) in [
+        ("route.request.querystring.", "needs a name"),
+        ("route.request.header.Bad Header", "not a header name"),
+        ("request.header.Auth", "route.request.header.NAME"),
+    ] {
+        let sources: &'static [&'static str] = Box::leak(Box::new([bad]));
+        let err = guarded_app(sources)
+            .synth(&stage("dev"), &manifest())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("Token/Authorizer") && err.contains(needle),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_repeated_identity_source_is_refused() {
+    let mut stack = Stack::new("t");
+    let root = stack.root();
+    let mut api = api(&mut stack);
+    let gate = function(&mut stack, "Gate", "authorizer").unwrap();
+    let token = IdentitySource::QueryString("token".into());
+    let err = WebSocketAuthorizer::new(
+        &mut stack,
+        &root,
+        "Gate",
+        &mut api,
+        &gate,
+        AuthorizerProps::new("gate", vec![token.clone(), token]),
+    )
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(
+        err.contains("t/Gate/Authorizer") && err.contains("listed twice"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_authorizer_iam_or_api_key_on_a_route_other_than_connect_is_refused() {
+    let mut stack = Stack::new("t");
+    let root = stack.root();
+    let mut api = api(&mut stack);
+    let gate = function(&mut stack, "Gate", "authorizer").unwrap();
+    let authorizer = WebSocketAuthorizer::new(
+        &mut stack,
+        &root,
+        "Gate",
+        &mut api,
+        &gate,
+        AuthorizerProps::new("gate", vec![IdentitySource::Header("Auth".into())]),
+    )
+    .unwrap();
+    let options = [
+        RouteOptions {
+            authorization: authorizer.authorization(),
+            ..RouteOptions::default()
+        },
+        RouteOptions {
+            authorization: infra::resources::apigatewayv2::RouteAuthorization::AwsIam,
+            ..RouteOptions::default()
+        },
+        RouteOptions {
+            api_key_required: true,
+            ..RouteOptions::default()
+        },
+    ];
+    for (key, options) in ["echo", "$default", "$disconnect"].into_iter().zip(options) {
+        let err = api
+            .add_route(&mut stack, key, &gate, options)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains(&format!("t/Test/{key}")) && err.contains("`$connect` only"),
+            "{key}: {err}"
+        );
+    }
+    // On `$connect` it is what the construct is for.
+    api.add_route(
+        &mut stack,
+        "$connect",
+        &gate,
+        RouteOptions {
+            authorization: authorizer.authorization(),
+            api_key_required: true,
+            ..RouteOptions::default()
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn another_apis_authorizer_is_refused() {
+    let mut stack = Stack::new("t");
+    let root = stack.root();
+    let mut first = api_with(&mut stack, "First", RouteIds::Scoped);
+    let mut second = api_with(&mut stack, "Second", RouteIds::Scoped);
+    let gate = function(&mut stack, "Gate", "authorizer").unwrap();
+    let authorizer = WebSocketAuthorizer::new(
+        &mut stack,
+        &root,
+        "Gate",
+        &mut first,
+        &gate,
+        AuthorizerProps::new("gate", vec![IdentitySource::Header("Auth".into())]),
+    )
+    .unwrap();
+    let err = second
+        .add_route(
+            &mut stack,
+            "$connect",
+            &gate,
+            RouteOptions {
+                authorization: authorizer.authorization(),
+                ..RouteOptions::default()
+            },
+        )
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("GateAuthorizer") && err.contains("authorizer of this API"),
+        "{err}"
+    );
+}
+
+#[test]
+fn keys_from_an_authorizer_need_one_and_a_guard_needs_a_connect_route() {
+    let mut keyed = guarded_app(&["route.request.querystring.token"]);
+    keyed.connect = Connect {
+        authorization: ConnectAuthorization::Iam {
+            client_role: "Client",
+        },
+        api_keys: Some(ApiKeysSpec {
+            source: ApiKeySource::Authorizer,
+            clients: &["ops"],
+        }),
+    };
+    let err = keyed
+        .synth(&stage("dev"), &manifest())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("wsecho-dev/Gate") && err.contains("usageIdentifierKey"),
+        "{err}"
+    );
+
+    let mut unrouted = guarded_app(&["route.request.querystring.token"]);
+    unrouted.routes = &[RouteSpec {
+        key: "$default",
+        name: "Default",
+        package: "default",
+        grants: &[],
+    }];
+    let err = unrouted
+        .synth(&stage("dev"), &manifest())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("app `gate`") && err.contains("no `$connect` route"),
+        "{err}"
+    );
 }
