@@ -1,5 +1,5 @@
 //! `cargo xtask test`: provisions the pinned tools, builds the functions and synthesizes the
-//! echo app's dev stage for this machine, then runs every test of the workspace with the
+//! echo app's dev stage (and every app's) for this machine, then runs every test of the workspace with the
 //! tools and the assembly handed over in environment variables (`testenv`). Tests that need
 //! them are ignored by plain `cargo test`; here every test runs (`--include-ignored`), so
 //! nothing is skipped.
@@ -33,7 +33,7 @@ pub fn run(opts: &TestOptions) -> Result<()> {
             Need::AwsCli => tools::AWS_CLI,
             Need::MotoServer => tools::MOTO,
             // Synthesized below, once the tools are in.
-            Need::Assembly => continue,
+            Need::Assembly | Need::Apps => continue,
         };
         provided.push((need, tool.ensure()?));
     }
@@ -51,6 +51,21 @@ pub fn run(opts: &TestOptions) -> Result<()> {
         arch: Some(arch),
     })?;
     provided.push((Need::Assembly, assembly));
+    // Every app's dev stage too, for the tests that run what each app guards its `$connect`
+    // with; the functions are built by now, so each is a synthesis only.
+    let apps = target_dir.join("assembly").join("test-apps");
+    for app in infra::apps::ALL {
+        synth::synth(&SynthOptions {
+            target: AppStage {
+                app: app.name.to_owned(),
+                stage: "dev".to_owned(),
+            },
+            format: Format::Json,
+            out: Some(apps.join(app.name)),
+            arch: Some(arch),
+        })?;
+    }
+    provided.push((Need::Apps, apps));
 
     eprintln!("[test] cargo test --workspace -- --include-ignored");
     let mut cargo = Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))

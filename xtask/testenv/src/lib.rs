@@ -30,16 +30,20 @@ pub enum Need {
     /// The dev stage of the echo app, synthesized for this machine with its functions built:
     /// a folder with `template.json`, `assets.json` and the zips.
     Assembly,
+    /// The dev stage of every app, synthesized the same way: a folder with one assembly per
+    /// app (`guarded/`, `signed/`…); see [`app_assembly`].
+    Apps,
 }
 
 impl Need {
-    pub const ALL: [Need; 6] = [
+    pub const ALL: [Need; 7] = [
         Need::CfnLint,
         Need::Checkov,
         Need::Wscat,
         Need::AwsCli,
         Need::MotoServer,
         Need::Assembly,
+        Need::Apps,
     ];
 
     /// The environment variable holding the path.
@@ -51,6 +55,7 @@ impl Need {
             Need::AwsCli => "WSECHO_AWS",
             Need::MotoServer => "WSECHO_MOTO_SERVER",
             Need::Assembly => "WSECHO_ASSEMBLY",
+            Need::Apps => "WSECHO_APPS",
         }
     }
 
@@ -71,6 +76,17 @@ impl Need {
             ),
         }
     }
+}
+
+/// The assembly of `app`'s dev stage (from [`Need::Apps`]).
+pub fn app_assembly(app: &str) -> PathBuf {
+    let path = Need::Apps.path().join(app);
+    assert!(
+        path.join("template.json").is_file(),
+        "{} has no assembly of app `{app}`: `cargo xtask test` synthesizes every app of infra::apps::ALL",
+        path.display()
+    );
+    path
 }
 
 #[cfg(test)]
