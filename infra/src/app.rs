@@ -13,12 +13,16 @@ use crate::constructs::account::ApiGatewayAccount;
 use crate::constructs::api_keys::{ApiKeys, ApiKeysProps};
 use crate::constructs::authorizer::{AuthorizerProps, IdentitySource, WebSocketAuthorizer};
 use crate::constructs::function::{Assets, FunctionProps, LambdaFunction};
+use crate::constructs::secret::GeneratedSecret;
 use crate::constructs::stage::StageProps;
+pub use crate::constructs::table::TableAction;
+use crate::constructs::table::{DynamoTable, TableProps};
 use crate::constructs::websocket_api::{RouteIds, RouteOptions, WebSocketApi, WebSocketApiProps};
 use crate::error::SynthError;
 use crate::intrinsics::{Expr, Handle, Pseudo, Sub, attr};
 use crate::path::{ConstructPath, pascal_case};
 use crate::resources::apigatewayv2::{ApiKeySelectionExpression, LoggingLevel, RouteAuthorization};
+use crate::resources::dynamodb::AttributeType;
 use crate::resources::iam::{Effect, PolicyDocument, Principal, Role, Statement};
 use crate::stack::{Stack, Synthesized};
 use crate::template::{Output, Parameter, ParameterType};
@@ -42,6 +46,10 @@ pub struct App {
     pub routes: &'static [RouteSpec],
     /// Who may connect: how `$connect` is guarded.
     pub connect: Connect,
+    /// The app's tables, which functions are granted by id.
+    pub tables: &'static [TableSpec],
+    /// The app's generated secrets, which functions are granted by id.
+    pub secrets: &'static [SecretSpec],
 }
 
 /// How `$connect` is guarded: API Gateway authorizes connections, never single messages.
@@ -84,6 +92,8 @@ pub struct AuthorizerSpec {
     /// `route.request.header.NAME`, `route.request.querystring.NAME`,
     /// `stageVariables.NAME` or `context.NAME`; checked at synth.
     pub identity_sources: &'static [&'static str],
+    /// What the authorizer may do beyond writing its own logs (read a signing key).
+    pub grants: &'static [Grant],
 }
 
 /// API keys: one per client, in a usage plan of the stage.
@@ -128,11 +138,45 @@ pub struct RouteSpec {
     pub grants: &'static [Grant],
 }
 
-/// A permission a route's function gets, scoped to this app's resources.
+/// A permission a function gets, scoped to this app's resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grant {
     /// Post to (and so reply to) the clients of this API and stage through `@connections`.
     ManageConnections,
+    /// Do exactly `actions` on the items of the app's table `table` (a `TableSpec::id`); the
+    /// function finds the table's name in the table's `variable`.
+    Table {
+        table: &'static str,
+        actions: &'static [TableAction],
+    },
+    /// Read the value of the app's secret (a `SecretSpec::id`); the function finds its ARN in
+    /// the secret's `variable`.
+    ReadSecret(&'static str),
+}
+
+/// A DynamoDB table of the app (on demand, point-in-time recovery, encrypted).
+#[derive(Debug)]
+pub struct TableSpec {
+    /// Construct id: `Connections` → `ConnectionsTable`.
+    pub id: &'static str,
+    /// The partition key (a string attribute).
+    pub partition_key: &'static str,
+    /// The attribute holding each item's expiry (epoch seconds), if items expire.
+    pub ttl_attribute: Option<&'static str>,
+    /// The environment variable that gives granted functions the table's name.
+    pub variable: &'static str,
+}
+
+/// A secret of the app whose value Secrets Manager generates (never in the template).
+#[derive(Debug)]
+pub struct SecretSpec {
+    /// Construct id: `SigningKey` → `SigningKeySecret`.
+    pub id: &'static str,
+    pub description: &'static str,
+    /// Letters and digits.
+    pub length: u32,
+    /// The environment variable that gives granted functions the secret's ARN.
+    pub variable: &'static str,
 }
 
 impl App {
@@ -273,11 +317,25 @@ impl App {
                 path: root.child(self.api.id).to_string(),
                 source,
             })?;
+        let mut tables = Vec::new();
+        for spec in self.tables {
+            let mut props = TableProps::new(spec.partition_key, AttributeType::S);
+            props.ttl_attribute = spec.ttl_attribute.map(str::to_owned);
+            tables.push((spec, DynamoTable::new(&mut stack, &root, spec.id, props)?));
+        }
+        let mut secrets = Vec::new();
+        for spec in self.secrets {
+            let secret =
+                GeneratedSecret::new(&mut stack, &root, spec.id, spec.description, spec.length)?;
+            secrets.push((spec, secret));
+        }
         let functions = Functions {
             config,
             assets: &assets,
             root: &root,
             log_level,
+            tables: &tables,
+            secrets: &secrets,
         };
         let mut function_outputs = Vec::new();
         let mut access_outputs = Vec::new();
@@ -316,7 +374,8 @@ impl App {
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let function = functions.add(&mut stack, spec.name, spec.package, None)?;
+                let function =
+                    functions.add(&mut stack, &api, spec.name, spec.package, spec.grants, None)?;
                 let authorizer = WebSocketAuthorizer::new(
                     &mut stack,
                     &root,
@@ -334,8 +393,10 @@ impl App {
             let replies = route.grants.contains(&Grant::ManageConnections);
             let function = functions.add(
                 &mut stack,
+                &api,
                 route.name,
                 route.package,
+                route.grants,
                 replies.then_some(actions.as_str()),
             )?;
             let mut options = RouteOptions::default();
@@ -344,13 +405,6 @@ impl App {
                 options.api_key_required = self.connect.api_keys.is_some();
             }
             api.add_route(&mut stack, route.key, &function, options)?;
-            for grant in route.grants {
-                match grant {
-                    Grant::ManageConnections => {
-                        api.grant_manage_connections(&mut stack, &function)?;
-                    }
-                }
-            }
             function_outputs.push(function_output(route.name, route.package, &function));
         }
         if let Some(spec) = &self.connect.api_keys {
@@ -398,12 +452,14 @@ impl App {
     }
 }
 
-/// Adds an app's functions, each with the stage's settings.
+/// Adds an app's functions, each with the stage's settings and its grants.
 struct Functions<'a> {
     config: &'a StageConfig,
     assets: &'a Assets<'a>,
     root: &'a ConstructPath,
     log_level: &'static str,
+    tables: &'a [(&'static TableSpec, DynamoTable)],
+    secrets: &'a [(&'static SecretSpec, GeneratedSecret)],
 }
 
 impl Functions<'_> {
@@ -412,10 +468,28 @@ impl Functions<'_> {
     fn add(
         &self,
         stack: &mut Stack,
+        api: &WebSocketApi,
         name: &str,
         package: &str,
+        grants: &[Grant],
         actions: Option<&str>,
     ) -> Result<LambdaFunction, SynthError> {
+        let path = self.root.child(name).child("Function");
+        // What the grants hand the function: the names of its tables, the ARNs of its secrets.
+        let mut granted = Vec::new();
+        for grant in grants {
+            match grant {
+                Grant::ManageConnections => {}
+                Grant::Table { table, .. } => {
+                    let (spec, table) = self.table(&path, table)?;
+                    granted.push((spec.variable, Expr::from(table.table.reference())));
+                }
+                Grant::ReadSecret(secret) => {
+                    let (spec, secret) = self.secret(&path, secret)?;
+                    granted.push((spec.variable, Expr::from(secret.secret.reference())));
+                }
+            }
+        }
         let config = self.config;
         let settings = config.functions.for_package(package);
         let mut props = FunctionProps::new(package);
@@ -432,18 +506,42 @@ impl Functions<'_> {
                 Expr::literal(config.stage.as_str()),
             ),
         ]);
-        props.environment.extend(
-            settings
-                .environment
-                .iter()
-                .map(|(name, value)| (name.to_string(), Expr::literal(value))),
-        );
         if let Some(actions) = actions {
             props
                 .environment
                 .insert(ACTIONS_VARIABLE.to_owned(), Expr::literal(actions));
         }
+        for (variable, value) in granted {
+            props.environment.insert(variable.to_owned(), value);
+        }
+        for (variable, value) in &settings.environment {
+            // The stage file may add variables, not replace what the app wires up.
+            if props.environment.contains_key(variable.as_str()) {
+                return Err(SynthError::InvalidName {
+                    path: path.to_string(),
+                    what: "environment variable of the stage file",
+                    value: variable.to_string(),
+                    rule: "the app sets this variable itself (from its grants): choose another name",
+                });
+            }
+            props
+                .environment
+                .insert(variable.to_string(), Expr::literal(value));
+        }
         let function = LambdaFunction::new(stack, self.root, name, self.assets, props)?;
+        for grant in grants {
+            match grant {
+                Grant::ManageConnections => api.grant_manage_connections(stack, &function)?,
+                Grant::Table { table, actions } => {
+                    self.table(&path, table)?
+                        .1
+                        .grant(stack, &function, actions)?;
+                }
+                Grant::ReadSecret(secret) => {
+                    self.secret(&path, secret)?.1.grant_read(stack, &function)?;
+                }
+            }
+        }
         if settings.timeout_seconds > INTEGRATION_TIMEOUT_SECONDS {
             stack.warn(
                 function.path(),
@@ -454,6 +552,50 @@ impl Functions<'_> {
             );
         }
         Ok(function)
+    }
+}
+
+impl Functions<'_> {
+    fn table(
+        &self,
+        path: &ConstructPath,
+        id: &str,
+    ) -> Result<&(&'static TableSpec, DynamoTable), SynthError> {
+        self.tables
+            .iter()
+            .find(|(spec, _)| spec.id == id)
+            .ok_or_else(|| SynthError::UnknownAppResource {
+                path: path.to_string(),
+                kind: "table",
+                id: id.to_owned(),
+                known: self
+                    .tables
+                    .iter()
+                    .map(|(spec, _)| spec.id)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    fn secret(
+        &self,
+        path: &ConstructPath,
+        id: &str,
+    ) -> Result<&(&'static SecretSpec, GeneratedSecret), SynthError> {
+        self.secrets
+            .iter()
+            .find(|(spec, _)| spec.id == id)
+            .ok_or_else(|| SynthError::UnknownAppResource {
+                path: path.to_string(),
+                kind: "secret",
+                id: id.to_owned(),
+                known: self
+                    .secrets
+                    .iter()
+                    .map(|(spec, _)| spec.id)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
 }
 
@@ -528,6 +670,8 @@ mod tests {
             },
         ],
         connect: Connect::OPEN,
+        tables: &[],
+        secrets: &[],
     };
 
     #[test]

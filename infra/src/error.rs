@@ -50,6 +50,16 @@ pub enum SynthError {
     )]
     ApiKeySourceWithoutAuthorizer { path: String },
 
+    #[error(
+        "`{path}` is granted the {kind} `{id}`, which the app doesn't declare (it has: {known}); add it to the app's {kind}s or fix the id"
+    )]
+    UnknownAppResource {
+        path: String,
+        kind: &'static str,
+        id: String,
+        known: String,
+    },
+
     #[error("`{path}`: identity source `{identity_source}` is not valid: {reason}")]
     InvalidIdentitySource {
         path: String,

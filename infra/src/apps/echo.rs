@@ -42,4 +42,6 @@ pub const APP: App = App {
     },
     routes: ROUTES,
     connect: Connect::OPEN,
+    tables: &[],
+    secrets: &[],
 };

@@ -21,7 +21,10 @@ pub const APP: App = App {
             package: "authorizer",
             // A query parameter: browsers cannot set headers on a WebSocket.
             identity_sources: &["route.request.querystring.token"],
+            grants: &[],
         }),
         api_keys: None,
     },
+    tables: &[],
+    secrets: &[],
 };

@@ -24,4 +24,6 @@ pub const APP: App = App {
             clients: &["dashboard"],
         }),
     },
+    tables: &[],
+    secrets: &[],
 };

@@ -6,5 +6,7 @@ pub mod api_keys;
 pub mod authorizer;
 pub mod function;
 pub mod log_group;
+pub mod secret;
 pub mod stage;
+pub mod table;
 pub mod websocket_api;

@@ -2,10 +2,12 @@
 
 pub mod apigateway;
 pub mod apigatewayv2;
+pub mod dynamodb;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
 pub mod s3;
+pub mod secretsmanager;
 
 use serde::Serialize;
 

@@ -315,6 +315,8 @@ fn a_route_table_giving_two_routes_one_package_is_refused() {
             },
         ],
         connect: Connect::OPEN,
+        tables: &[],
+        secrets: &[],
     };
     let err = SHARED
         .synth(&stage("dev"), &manifest())
@@ -356,9 +358,12 @@ fn guarded_app(identity_sources: &'static [&'static str]) -> App {
                 name: "Token",
                 package: "authorizer",
                 identity_sources,
+                grants: &[],
             }),
             api_keys: None,
         },
+        tables: &[],
+        secrets: &[],
     }
 }
 
