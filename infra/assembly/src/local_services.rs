@@ -1,0 +1,71 @@
+//! What a running `cargo xtask dev` provides for the template's AWS resources (tables,
+//! secrets) on 127.0.0.1, written beside the assembly it runs so that other commands
+//! (`cargo xtask token`) can reach the same services. It names resources, never their
+//! secret values.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, write_atomically};
+
+/// The file `dev` writes into the assembly it serves while it runs, and removes on exit.
+pub const LOCAL_SERVICES_FILE: &str = "local-services.json";
+
+const HINT: &str = "is `cargo xtask dev` running for this app and stage?";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalServices {
+    /// The AWS API endpoint on 127.0.0.1 (`http://127.0.0.1:PORT`).
+    pub endpoint: String,
+    /// The process serving it: the file is stale once that process is gone.
+    pub pid: u32,
+    /// The physical id of each provided resource by logical ID: a table's name, a secret's
+    /// ARN, as `Ref` resolves them locally.
+    pub resources: BTreeMap<String, String>,
+}
+
+impl LocalServices {
+    /// Reads `local-services.json` from `assembly_dir`.
+    pub fn read(assembly_dir: &Path) -> Result<LocalServices, Error> {
+        let path = assembly_dir.join(LOCAL_SERVICES_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|error| Error::Read {
+            path: path.clone(),
+            error,
+            hint: HINT,
+        })?;
+        serde_json::from_str(&text).map_err(|error| Error::Parse {
+            path,
+            error,
+            hint: HINT,
+        })
+    }
+
+    /// Writes it into `assembly_dir` at once (never half a file).
+    pub fn write(&self, assembly_dir: &Path) -> Result<(), Error> {
+        let mut text = serde_json::to_string_pretty(self).expect("strings serialize");
+        text.push('\n');
+        write_atomically(&assembly_dir.join(LOCAL_SERVICES_FILE), text.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn it_round_trips_and_a_missing_file_says_what_to_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = LocalServices::read(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("cargo xtask dev"), "{err}");
+        let services = LocalServices {
+            endpoint: "http://127.0.0.1:4566".into(),
+            pid: 42,
+            resources: BTreeMap::from([("ConnectionsTable".into(), "connections".into())]),
+        };
+        services.write(dir.path()).unwrap();
+        assert_eq!(LocalServices::read(dir.path()).unwrap(), services);
+    }
+}
