@@ -6,9 +6,10 @@
 //! - `template.json`: the CloudFormation template ([`TEMPLATE_FILE`]);
 //! - `assets.json`: the asset manifest ([`AssetManifest`]), with the zips it names beside it;
 //! - `stack.json`: where the stack goes ([`StackInfo`]);
-//! - `outputs.json`: the stack's outputs, after a deploy;
-//! - `local-services.json`: while `cargo xtask dev` runs it, the local AWS services it
-//!   provides ([`LocalServices`]).
+//! - `outputs.json`: the stack's outputs, after a deploy.
+//!
+//! Beside it, while `cargo xtask dev` runs it: the local AWS services it provides
+//! ([`LocalServices`]).
 //!
 //! This crate holds those names and types, the keys synthesis and its readers share
 //! ([`template`]), the one reader of intrinsic references ([`intrinsics`]), content addresses
@@ -31,7 +32,7 @@ pub use files::{
     MANIFEST_FILE, OUTPUTS_FILE, STACK_FILE, TEMPLATE_FILE, TEMPLATE_YAML_FILE, write_atomically,
 };
 pub use folder::{Assembly, NewAssembly};
-pub use local_services::{LOCAL_SERVICES_FILE, LocalServices};
+pub use local_services::LocalServices;
 pub use manifest::{
     Architecture, AssetManifest, FunctionAsset, MANIFEST_VERSION, UnknownArchitecture, human_size,
 };

@@ -1,7 +1,7 @@
 //! What a running `cargo xtask dev` provides for the template's AWS resources (tables,
-//! secrets) on 127.0.0.1, written beside the assembly it runs so that other commands
-//! (`cargo xtask token`) can reach the same services. It names resources, never their
-//! secret values.
+//! secrets) on 127.0.0.1, written to a file beside the assembly it runs (not in it: a
+//! `--watch` synthesis replaces the assembly folder) so that other commands (`cargo xtask
+//! token`) can reach the same services. It names resources, never their secret values.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,9 +9,6 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, write_atomically};
-
-/// The file `dev` writes into the assembly it serves while it runs, and removes on exit.
-pub const LOCAL_SERVICES_FILE: &str = "local-services.json";
 
 const HINT: &str = "is `cargo xtask dev` running for this app and stage?";
 
@@ -28,9 +25,9 @@ pub struct LocalServices {
 }
 
 impl LocalServices {
-    /// Reads `local-services.json` from `assembly_dir`.
-    pub fn read(assembly_dir: &Path) -> Result<LocalServices, Error> {
-        let path = assembly_dir.join(LOCAL_SERVICES_FILE);
+    /// Reads the file at `path`.
+    pub fn read(path: &Path) -> Result<LocalServices, Error> {
+        let path = path.to_owned();
         let text = std::fs::read_to_string(&path).map_err(|error| Error::Read {
             path: path.clone(),
             error,
@@ -43,11 +40,11 @@ impl LocalServices {
         })
     }
 
-    /// Writes it into `assembly_dir` at once (never half a file).
-    pub fn write(&self, assembly_dir: &Path) -> Result<(), Error> {
+    /// Writes it to `path` at once (never half a file).
+    pub fn write(&self, path: &Path) -> Result<(), Error> {
         let mut text = serde_json::to_string_pretty(self).expect("strings serialize");
         text.push('\n');
-        write_atomically(&assembly_dir.join(LOCAL_SERVICES_FILE), text.as_bytes())
+        write_atomically(path, text.as_bytes())
     }
 }
 
@@ -58,14 +55,15 @@ mod tests {
     #[test]
     fn it_round_trips_and_a_missing_file_says_what_to_run() {
         let dir = tempfile::tempdir().unwrap();
-        let err = LocalServices::read(dir.path()).unwrap_err().to_string();
+        let path = dir.path().join("dev.services.json");
+        let err = LocalServices::read(&path).unwrap_err().to_string();
         assert!(err.contains("cargo xtask dev"), "{err}");
         let services = LocalServices {
             endpoint: "http://127.0.0.1:4566".into(),
             pid: 42,
             resources: BTreeMap::from([("ConnectionsTable".into(), "connections".into())]),
         };
-        services.write(dir.path()).unwrap();
-        assert_eq!(LocalServices::read(dir.path()).unwrap(), services);
+        services.write(&path).unwrap();
+        assert_eq!(LocalServices::read(&path).unwrap(), services);
     }
 }
