@@ -1,9 +1,13 @@
 //! The AWS_PROXY events API Gateway sends a WebSocket route's function, in the shape of
 //! functions/shared/fixtures/*.json (captured from API Gateway).
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use hyper::HeaderMap;
 use serde_json::{Map, Value, json};
 
+use crate::access::Access;
 use crate::ids;
 
 /// What every event of one connection shares.
@@ -16,6 +20,9 @@ pub(crate) struct ConnectionInfo {
     pub(crate) domain_name: String,
     pub(crate) stage: String,
     pub(crate) api_id: String,
+    /// What `$connect`'s authorization granted, once per connection: the authorizer's
+    /// principal and context, the IAM caller, the API key (none for an open `$connect`).
+    pub(crate) access: Option<Arc<Access>>,
 }
 
 fn request_context(
@@ -34,10 +41,16 @@ fn request_context(
     ctx.insert("stage".into(), info.stage.clone().into());
     ctx.insert("connectedAt".into(), info.connected_at.into());
     ctx.insert("requestTimeEpoch".into(), now.into());
-    ctx.insert(
-        "identity".into(),
-        json!({"userAgent": info.user_agent, "sourceIp": info.source_ip}),
-    );
+    let mut identity = Map::new();
+    identity.insert("userAgent".into(), info.user_agent.clone().into());
+    identity.insert("sourceIp".into(), info.source_ip.clone().into());
+    if let Some(access) = &info.access {
+        identity.extend(access.identity.clone());
+        if let Some(authorizer) = &access.authorizer {
+            ctx.insert("authorizer".into(), authorizer.clone());
+        }
+    }
+    ctx.insert("identity".into(), identity.into());
     ctx.insert("requestId".into(), request_id.into());
     ctx.insert("domainName".into(), info.domain_name.clone().into());
     ctx.insert("connectionId".into(), info.connection_id.clone().into());
@@ -63,18 +76,28 @@ fn display_name(name: &str) -> String {
         .join("-")
 }
 
-pub(crate) fn connect(
+/// The upgrade request's parameters as events carry them.
+struct Parameters {
+    /// As clients name them, with what API Gateway's front end adds; single and multi-value.
+    headers: Map<String, Value>,
+    multi_value_headers: Map<String, Value>,
+    /// Single and multi-value; `None` when the query string has none.
+    query: Option<(Map<String, Value>, Map<String, Value>)>,
+}
+
+/// `hop_by_hop` keeps `Connection` and `Upgrade`, which an authorizer sees and `$connect` not.
+fn request_parameters(
     info: &ConnectionInfo,
-    request_id: &str,
     headers: &HeaderMap,
     query: Option<&str>,
     port: u16,
-) -> Value {
+    hop_by_hop: bool,
+) -> Parameters {
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
     for (name, value) in headers {
         // API Gateway consumes the hop-by-hop upgrade headers; functions never see them.
-        if name == hyper::header::CONNECTION || name == hyper::header::UPGRADE {
+        if !hop_by_hop && (name == hyper::header::CONNECTION || name == hyper::header::UPGRADE) {
             continue;
         }
         let name = display_name(name.as_str());
@@ -105,11 +128,8 @@ pub(crate) fn connect(
         single.insert(name.into(), value.clone().into());
         multi.insert(name.into(), json!([value]));
     }
-    let mut event = Map::new();
-    event.insert("headers".into(), single.into());
-    event.insert("multiValueHeaders".into(), multi.into());
     let params = query.map(parse_query).unwrap_or_default();
-    if !params.is_empty() {
+    let query = (!params.is_empty()).then(|| {
         let mut single = Map::new();
         let mut multi: Map<String, Value> = Map::new();
         for (k, v) in params {
@@ -121,6 +141,30 @@ pub(crate) fn connect(
                 .expect("an array")
                 .push(v.into());
         }
+        (single, multi)
+    });
+    Parameters {
+        headers: single,
+        multi_value_headers: multi,
+        query,
+    }
+}
+
+pub(crate) fn connect(
+    info: &ConnectionInfo,
+    request_id: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    port: u16,
+) -> Value {
+    let parameters = request_parameters(info, headers, query, port, false);
+    let mut event = Map::new();
+    event.insert("headers".into(), parameters.headers.into());
+    event.insert(
+        "multiValueHeaders".into(),
+        parameters.multi_value_headers.into(),
+    );
+    if let Some((single, multi)) = parameters.query {
         event.insert("queryStringParameters".into(), single.into());
         event.insert("multiValueQueryStringParameters".into(), multi.into());
     }
@@ -129,6 +173,40 @@ pub(crate) fn connect(
     event.insert("requestContext".into(), ctx.into());
     event.insert("isBase64Encoded".into(), false.into());
     event.into()
+}
+
+/// The WebSocket REQUEST authorizer event (functions/shared/fixtures/authorizer.json): the
+/// upgrade request as `$connect` gets it plus its hop-by-hop headers, the stage variables, and
+/// the `methodArn` the returned policy is evaluated against. Empty maps are sent as `{}`.
+pub(crate) fn authorizer_request(
+    info: &ConnectionInfo,
+    request_id: &str,
+    method_arn: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    stage_variables: &BTreeMap<String, String>,
+    port: u16,
+) -> Value {
+    let Parameters {
+        headers: mut single,
+        multi_value_headers: mut multi,
+        query,
+    } = request_parameters(info, headers, query, port, true);
+    single.insert("content-length".into(), "0".into());
+    multi.insert("content-length".into(), json!(["0"]));
+    let (query, multi_query) = query.unwrap_or_default();
+    // `info` has no access yet: the authorizer decides it.
+    let ctx = request_context(info, "$connect", "CONNECT", request_id);
+    json!({
+        "type": "REQUEST",
+        "methodArn": method_arn,
+        "headers": single,
+        "multiValueHeaders": multi,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "stageVariables": stage_variables,
+        "requestContext": ctx,
+    })
 }
 
 pub(crate) fn message(

@@ -33,6 +33,26 @@ pub(crate) fn aws_id() -> String {
     id
 }
 
+/// `len` characters from `alphabet` for the run's generated API keys and credentials. Not
+/// cryptographic either, but unpredictable from outside this process (std's per-process random
+/// hasher keys), which is what a loopback development server's secrets need.
+pub(crate) fn secret(len: usize, alphabet: &[u8]) -> String {
+    let base = alphabet.len() as u64;
+    let mut out = String::with_capacity(len);
+    let mut pool = random_u64();
+    let mut left = 64 / (64 - base.leading_zeros()).max(1);
+    for _ in 0..len {
+        if left == 0 {
+            pool = random_u64();
+            left = 64 / (64 - base.leading_zeros()).max(1);
+        }
+        out.push(alphabet[(pool % base) as usize] as char);
+        pool /= base;
+        left -= 1;
+    }
+    out
+}
+
 /// A Lambda request id (a UUID).
 pub(crate) fn uuid() -> String {
     let (a, b) = (random_u64(), random_u64());
@@ -117,5 +137,9 @@ mod tests {
         assert!(a.ends_with('='));
         assert!(a[..15].chars().all(|c| c.is_ascii_alphanumeric()));
         assert_eq!(uuid().len(), 36);
+        let key = secret(40, b"ab");
+        assert_eq!(key.len(), 40);
+        assert!(key.chars().all(|c| c == 'a' || c == 'b'));
+        assert_ne!(secret(40, b"0123456789"), secret(40, b"0123456789"));
     }
 }

@@ -8,17 +8,25 @@
 //!
 //! - [`start`] a [`Gateway`] with [`DevOptions`], or [`serve`] one until Ctrl-C;
 //!   [`Gateway::reload`] swaps in a rebuilt assembly with clients connected ([`ReloadReport`]).
+//! - Who may connect, as the template says: `$connect`'s Lambda authorizer, IAM (SigV4 with
+//!   the run's [`Credentials`], [`Gateway::credentials`]) and API keys ([`ApiKey`],
+//!   [`Gateway::api_keys`]); [`Gateway::banner`] and [`Gateway::connect_hint`] tell users.
 //! - [`log`]: the gateway's lines on stderr; whoever prints beside it writes through it.
 //! - [`runtime`]: the Lambda Runtime API host, usable on its own (the functions' binary tests).
 
+mod access;
+mod api_keys;
+mod authorizer;
 mod connections;
 mod error;
 mod events;
 mod http;
+mod iam;
 mod ids;
 mod intrinsics;
 pub mod log;
 mod management;
+mod policy;
 mod pool;
 mod reload;
 pub mod runtime;
@@ -34,7 +42,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -44,9 +52,16 @@ use crate::log::log;
 use crate::reload::Source;
 use crate::state::{Deployment, Shared};
 use crate::tasks::Tasks;
+use crate::template::{Authorization, REGION};
 
+pub use crate::api_keys::ApiKey;
 pub use crate::error::{Error, Unsupported};
+pub use crate::iam::Credentials;
 pub use crate::reload::{ReloadReport, Restarted};
+
+/// How long the presigned URL of [`Gateway::connect_hint`] is valid: SigV4's longest, so it
+/// lasts the run.
+const PRESIGNED_FOR: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// How to run the gateway: `DevOptions::new` has API Gateway's defaults.
 #[derive(Debug, Clone)]
@@ -111,32 +126,183 @@ impl Gateway {
         format!("http://{}/{}", self.addr, self.stage)
     }
 
-    /// Route keys and the functions behind them, for the start-up banner.
-    fn routes(&self) -> Vec<(String, String)> {
-        let deployment = self.shared.deployment();
-        deployment
-            .model
-            .routes
-            .values()
-            .map(|r| {
-                (
-                    r.key.clone(),
-                    deployment.pools[&r.function].spec.label().to_owned(),
-                )
-            })
-            .collect()
+    /// The region the gateway pretends to be in: IAM-authorized clients sign for it.
+    pub fn region(&self) -> &'static str {
+        REGION
     }
 
-    /// What `cargo xtask dev` prints once the gateway listens.
+    /// The run's AWS credentials: what every function gets in its environment, and what a
+    /// client signs an IAM-authorized `$connect` with (service `execute-api`, [`Self::region`]).
+    pub fn credentials(&self) -> &Credentials {
+        &self.shared.credentials
+    }
+
+    /// The API keys a client may connect with on this stage (with the values generated for
+    /// this run where the template has none), for a `$connect` that requires one.
+    pub fn api_keys(&self) -> Vec<ApiKey> {
+        self.shared.deployment().model.api_keys.valid.clone()
+    }
+
+    /// [`Self::url`] presigned with the run's credentials (SigV4 in the query string), valid
+    /// for `expires` (at most 7 days): what a client without a SigV4 signer connects to an
+    /// IAM-authorized `$connect` with.
+    pub fn presigned_url(&self, expires: Duration) -> String {
+        let query = iam::presign(
+            &self.shared.credentials,
+            &self.addr.to_string(),
+            &format!("/{}", self.stage),
+            SystemTime::now(),
+            expires,
+        );
+        format!("{}?{query}", self.url())
+    }
+
+    /// A `wscat` command line that gets through `$connect`'s checks: the presigned URL for
+    /// IAM, the authorizer's headers and query parameters (values to fill in), the API key.
+    pub fn connect_hint(&self) -> String {
+        let deployment = self.shared.deployment();
+        let model = &deployment.model;
+        let Some(guard) = model.routes.get("$connect").map(|r| &r.guard) else {
+            return format!("wscat -c {}", self.url());
+        };
+        let mut url = self.url();
+        let mut query = Vec::new();
+        let mut headers = Vec::new();
+        match &guard.authorization {
+            Authorization::None => {}
+            Authorization::Iam => url = self.presigned_url(PRESIGNED_FOR),
+            Authorization::Custom(id) => {
+                for source in &model.authorizers[id].identity_sources {
+                    match source {
+                        authorizer::IdentitySource::Header(name) => {
+                            headers.push(format!("-H '{name}: …'"));
+                        }
+                        authorizer::IdentitySource::QueryString(name) => {
+                            query.push(format!("{name}=…"));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if guard.api_key_required && model.api_keys.source == api_keys::KeySource::Header {
+            let key = model
+                .api_keys
+                .valid
+                .first()
+                .map_or("…", |k| k.value.as_str());
+            headers.push(format!("-H 'x-api-key: {key}'"));
+        }
+        if !query.is_empty() {
+            let joiner = if url.contains('?') { '&' } else { '?' };
+            url = format!("{url}{joiner}{}", query.join("&"));
+        }
+        let mut line = format!("wscat -c '{url}'");
+        for header in headers {
+            line.push(' ');
+            line.push_str(&header);
+        }
+        line
+    }
+
+    /// What `cargo xtask dev` prints once the gateway listens: the URLs, the routes and their
+    /// functions, and who may connect.
     pub fn banner(&self) -> String {
+        let deployment = self.shared.deployment();
+        let model = &deployment.model;
         let mut text = format!(
             "wsecho local gateway, stage `{}`\n  WebSocket:      {}\n  @connections:   {}/@connections/{{connectionId}}\n  routes:\n",
             self.stage,
             self.url(),
             self.management_url()
         );
-        for (key, function) in self.routes() {
-            text.push_str(&format!("    {key:<14} -> {function}\n"));
+        for route in model.routes.values() {
+            let function = deployment.pools[&route.function].spec.label();
+            let mut guards = Vec::new();
+            match &route.guard.authorization {
+                Authorization::None => {}
+                Authorization::Iam => guards.push("IAM".to_owned()),
+                Authorization::Custom(id) => {
+                    guards.push(format!("authorizer {}", model.authorizers[id].name));
+                }
+            }
+            if route.guard.api_key_required {
+                guards.push("API key".to_owned());
+            }
+            let guards = if guards.is_empty() {
+                String::new()
+            } else {
+                format!("  (guarded: {})", guards.join(", "))
+            };
+            text.push_str(&format!("    {:<14} -> {function}{guards}\n", route.key));
+        }
+        if let Some(guard) = model.routes.get("$connect").map(|r| &r.guard)
+            && *guard != template::Guard::default()
+        {
+            text.push_str("  who may connect:\n");
+            match &guard.authorization {
+                Authorization::None => {}
+                Authorization::Iam => {
+                    let c = &self.shared.credentials;
+                    text.push_str(&format!(
+                        "    IAM: a SigV4 signature (service execute-api, region {REGION}) with this run's credentials\n      AWS_ACCESS_KEY_ID={}\n      AWS_SECRET_ACCESS_KEY={}\n      AWS_SESSION_TOKEN={}\n",
+                        c.access_key_id, c.secret_access_key, c.session_token
+                    ));
+                }
+                Authorization::Custom(id) => {
+                    let spec = &model.authorizers[id];
+                    let function = deployment.pools[&spec.function].spec.label();
+                    let sources: Vec<String> =
+                        spec.identity_sources.iter().map(|s| s.describe()).collect();
+                    text.push_str(&format!(
+                        "    authorizer {} (function {function}) needs {}\n",
+                        spec.name,
+                        if sources.is_empty() {
+                            "nothing (it runs on every connection)".to_owned()
+                        } else {
+                            sources.join(", ")
+                        }
+                    ));
+                    for source in &spec.identity_sources {
+                        if let authorizer::IdentitySource::StageVariable(name) = source
+                            && !model.stage_variables.contains_key(name)
+                        {
+                            text.push_str(&format!(
+                                "      the stage has no variable {name}: every connection gets 401\n"
+                            ));
+                        }
+                    }
+                }
+            }
+            if guard.api_key_required {
+                let keys = &model.api_keys;
+                text.push_str(&format!(
+                    "    API key from {}, one of:\n",
+                    keys.source.describe()
+                ));
+                if keys.valid.is_empty() {
+                    text.push_str(
+                        "      (none: no enabled key is in a usage plan of this stage, so every connection gets 403)\n",
+                    );
+                }
+                for key in &keys.valid {
+                    text.push_str(&format!(
+                        "      {}{}: {}{}\n",
+                        key.logical_id,
+                        key.name
+                            .as_deref()
+                            .map(|n| format!(" ({n})"))
+                            .unwrap_or_default(),
+                        key.value,
+                        if key.generated {
+                            " (generated for this run)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+            }
+            text.push_str(&format!("  connect with:   {}\n", self.connect_hint()));
         }
         text.push_str("Ctrl-C stops it.");
         text
@@ -211,6 +377,8 @@ pub async fn start(opts: DevOptions) -> Result<Gateway, Error> {
         stage: opts.stage.clone(),
         management: String::new(),
         max_concurrency: opts.max_concurrency,
+        credentials: Credentials::generate(),
+        key_seed: ids::secret(32, b"0123456789abcdef"),
     };
     let (model, manifest) = source.read()?;
     let listener = TcpListener::bind((opts.host, opts.port))
@@ -238,6 +406,7 @@ pub async fn start(opts: DevOptions) -> Result<Gateway, Error> {
         idle_timeout: opts.idle_timeout,
         max_duration: opts.max_duration,
         port: addr.port(),
+        credentials: source.credentials.clone(),
     });
     let accept = tokio::spawn(server::accept(listener, shared.clone()));
     Ok(Gateway {

@@ -22,9 +22,10 @@ use std::sync::Arc;
 use assembly::{AssetManifest, MANIFEST_FILE};
 
 use crate::error::Error;
+use crate::iam::Credentials;
 use crate::pool::Pool;
 use crate::state::{Deployment, Shared};
-use crate::template::{ApiModel, FunctionSpec, REGION};
+use crate::template::{ApiModel, Authorization, FunctionSpec, REGION, Route};
 use crate::unpack;
 
 /// What a reload changed.
@@ -34,7 +35,8 @@ pub struct ReloadReport {
     pub restarted: Vec<Restarted>,
     /// Functions no route invokes any more (labels); their processes stop.
     pub removed: Vec<String>,
-    /// Route keys added, removed, or now invoking another function or with other settings.
+    /// Route keys added, removed, or now invoking another function or with other settings
+    /// (`$connect` also when its authorizer or the API keys changed).
     pub routes: Vec<String>,
     pub selection_changed: bool,
 }
@@ -94,6 +96,10 @@ pub(crate) struct Source {
     /// The management endpoint the functions get.
     pub(crate) management: String,
     pub(crate) max_concurrency: usize,
+    /// The run's credentials, which every function gets.
+    pub(crate) credentials: Credentials,
+    /// Makes the values of API keys the template leaves to API Gateway: one set per run.
+    pub(crate) key_seed: String,
 }
 
 /// The pools a model needs, and the functions that got a new one.
@@ -105,14 +111,15 @@ pub(crate) struct Pools {
 impl Source {
     /// The template's API and the asset manifest.
     pub(crate) fn read(&self) -> Result<(ApiModel, AssetManifest), Error> {
-        let model = ApiModel::read(&self.assembly, self.stage.as_deref())?;
+        let model = ApiModel::read(&self.assembly, self.stage.as_deref(), &self.key_seed)?;
         let manifest = AssetManifest::read(&self.assembly.join(MANIFEST_FILE))?;
         Ok((model, manifest))
     }
 
-    /// A pool for each function a route invokes: `current`'s when its spec is unchanged, a new
-    /// one otherwise. Every bootstrap is unpacked unless cached: a synth replaces the whole
-    /// assembly folder, `.dev` included, and a kept pool still starts processes.
+    /// A pool for each function a route or its authorizer invokes: `current`'s when its spec
+    /// is unchanged, a new one otherwise. Every bootstrap is unpacked unless cached: a synth
+    /// replaces the whole assembly folder, `.dev` included, and a kept pool still starts
+    /// processes.
     pub(crate) fn pools(
         &self,
         model: &ApiModel,
@@ -121,23 +128,20 @@ impl Source {
     ) -> Result<Pools, Error> {
         let mut pools = BTreeMap::new();
         let mut restarted = Vec::new();
-        for route in model.routes.values() {
-            if pools.contains_key(&route.function) {
-                continue;
-            }
-            let spec = &model.functions[&route.function];
+        for function in model.invoked_functions() {
+            let spec = &model.functions[function];
             let bootstrap = unpack::bootstrap(&self.assembly, &self.unpacked, manifest, spec)?;
-            let why = match current.get(&route.function) {
+            let why = match current.get(function) {
                 Some(pool) if pool.spec == *spec => {
-                    pools.insert(route.function.clone(), pool.clone());
+                    pools.insert(function.to_owned(), pool.clone());
                     continue;
                 }
                 Some(pool) => differences(&pool.spec, spec),
                 None => vec!["new"],
             };
-            let environment = function_environment(spec, &self.management);
+            let environment = function_environment(spec, &self.management, &self.credentials);
             pools.insert(
-                route.function.clone(),
+                function.to_owned(),
                 Arc::new(Pool::new(
                     spec.clone(),
                     bootstrap,
@@ -202,7 +206,10 @@ fn swap_inner(source: &Source, shared: &Shared) -> Result<ReloadReport, Error> {
     let mut routes: Vec<String> = model
         .routes
         .iter()
-        .filter(|(key, route)| current.model.routes.get(*key) != Some(*route))
+        .filter(|(key, route)| match current.model.routes.get(*key) {
+            Some(old) => old != *route || guard_changed(&current.model, &model, route),
+            None => true,
+        })
         .map(|(key, _)| key.clone())
         .collect();
     routes.extend(
@@ -240,8 +247,25 @@ fn swap_inner(source: &Source, shared: &Shared) -> Result<ReloadReport, Error> {
     Ok(report)
 }
 
+/// Whether what guards `route` (its authorizer, the API keys) changed between two versions
+/// whose routes are equal.
+fn guard_changed(old: &ApiModel, new: &ApiModel, route: &Route) -> bool {
+    let authorizer_changed = match &route.guard.authorization {
+        Authorization::Custom(id) => {
+            old.authorizers.get(id) != new.authorizers.get(id)
+                || old.stage_variables != new.stage_variables
+        }
+        _ => false,
+    };
+    authorizer_changed || (route.guard.api_key_required && old.api_keys != new.api_keys)
+}
+
 /// The template's variables plus what Lambda itself sets and what a local run needs.
-fn function_environment(spec: &FunctionSpec, management: &str) -> BTreeMap<String, String> {
+fn function_environment(
+    spec: &FunctionSpec,
+    management: &str,
+    credentials: &Credentials,
+) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     // Passed through unless the template sets them (what is deployed wins).
     for name in ["RUST_LOG", "RUST_BACKTRACE", "PATH"] {
@@ -264,13 +288,15 @@ fn function_environment(spec: &FunctionSpec, management: &str) -> BTreeMap<Strin
         ("AWS_REGION", REGION.to_owned()),
         ("AWS_DEFAULT_REGION", REGION.to_owned()),
         ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023".to_owned()),
-        // Dummies: the SDK wants credentials; the local management API ignores signatures.
-        ("AWS_ACCESS_KEY_ID", "AKIAWSECHOLOCALDEV00".to_owned()),
+        // The run's credentials, as Lambda hands a function its role's session: the SDK wants
+        // them, the local management API ignores signatures, IAM-authorized `$connect` checks
+        // them (a function may connect to the API as a client).
+        ("AWS_ACCESS_KEY_ID", credentials.access_key_id.clone()),
         (
             "AWS_SECRET_ACCESS_KEY",
-            "wsecho-local-dev-not-a-secret".to_owned(),
+            credentials.secret_access_key.clone(),
         ),
-        ("AWS_SESSION_TOKEN", "wsecho-local-dev".to_owned()),
+        ("AWS_SESSION_TOKEN", credentials.session_token.clone()),
         ("WSECHO_MANAGEMENT_ENDPOINT", management.to_owned()),
         ("_HANDLER", "bootstrap".to_owned()),
         ("TZ", ":UTC".to_owned()),

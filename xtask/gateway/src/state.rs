@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::connections::Registry;
+use crate::iam::Credentials;
 use crate::pool::Pool;
 use crate::tasks::Tasks;
 use crate::template::ApiModel;
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) idle_timeout: Duration,
     pub(crate) max_duration: Duration,
     pub(crate) port: u16,
+    /// The run's AWS credentials: the functions', and what IAM-authorized clients sign with.
+    pub(crate) credentials: Credentials,
 }
 
 impl Shared {

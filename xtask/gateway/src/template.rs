@@ -1,5 +1,6 @@
 //! Reads what the gateway needs from an assembly's `template.json`: the WebSocket API, its
-//! routes and integrations, the stage and the Lambda functions behind them.
+//! routes and integrations, the stage and the Lambda functions behind them, and who may
+//! connect (`$connect`'s authorization and API key, the authorizers, the keys).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,6 +10,8 @@ use assembly::TEMPLATE_FILE;
 use assembly::template::{FUNCTION_TYPE, package, properties, resource_type, resources_of_type};
 use serde_json::{Map, Value};
 
+use crate::api_keys::ApiKeys;
+use crate::authorizer::AuthorizerSpec;
 use crate::error::{Error, Unsupported};
 use crate::intrinsics::{self, Context};
 use crate::selection::Selection;
@@ -25,6 +28,7 @@ const STAGE_TYPE: &str = "AWS::ApiGatewayV2::Stage";
 const ROUTE_TYPE: &str = "AWS::ApiGatewayV2::Route";
 const ROUTE_RESPONSE_TYPE: &str = "AWS::ApiGatewayV2::RouteResponse";
 const INTEGRATION_TYPE: &str = "AWS::ApiGatewayV2::Integration";
+const AUTHORIZER_TYPE: &str = "AWS::ApiGatewayV2::Authorizer";
 
 /// Region and account a local run pretends to be in.
 pub(crate) const REGION: &str = "us-east-1";
@@ -39,10 +43,15 @@ pub(crate) struct ApiModel {
     pub(crate) api_id: String,
     pub(crate) route_selection: Selection,
     pub(crate) stage: String,
+    /// The stage's `StageVariables`.
+    pub(crate) stage_variables: BTreeMap<String, String>,
     /// By route key (`$connect`, `$default`, `echo`...).
     pub(crate) routes: BTreeMap<String, Route>,
     /// By logical ID.
     pub(crate) functions: BTreeMap<String, FunctionSpec>,
+    /// The API's authorizers, by logical ID.
+    pub(crate) authorizers: BTreeMap<String, AuthorizerSpec>,
+    pub(crate) api_keys: ApiKeys,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +64,25 @@ pub(crate) struct Route {
     pub(crate) two_way: bool,
     /// How long API Gateway waits for the integration (`TimeoutInMillis`, at most 29 s).
     pub(crate) integration_timeout: Duration,
+    /// Who may use it: only `$connect` can say (API Gateway checks nothing later).
+    pub(crate) guard: Guard,
+}
+
+/// A route's `AuthorizationType` (+ `AuthorizerId`) and `ApiKeyRequired`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Guard {
+    pub(crate) authorization: Authorization,
+    pub(crate) api_key_required: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Authorization {
+    #[default]
+    None,
+    /// `AWS_IAM`: a SigV4-signed upgrade.
+    Iam,
+    /// `CUSTOM`: the Lambda authorizer with this logical ID.
+    Custom(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,8 +107,13 @@ impl FunctionSpec {
 }
 
 impl ApiModel {
-    /// Reads `template.json` from `assembly`; `stage` picks one of several stages.
-    pub(crate) fn read(assembly: &Path, stage: Option<&str>) -> Result<ApiModel, Error> {
+    /// Reads `template.json` from `assembly`; `stage` picks one of several stages; `key_seed`
+    /// makes the values of API keys the template leaves to API Gateway (one per run).
+    pub(crate) fn read(
+        assembly: &Path,
+        stage: Option<&str>,
+        key_seed: &str,
+    ) -> Result<ApiModel, Error> {
         let path = assembly.join(TEMPLATE_FILE);
         let text = std::fs::read_to_string(&path).map_err(|error| Error::ReadTemplate {
             path: path.clone(),
@@ -91,11 +124,32 @@ impl ApiModel {
                 path: path.clone(),
                 error,
             })?;
-        ApiModel::from_template(&template, stage)
+        ApiModel::from_template(&template, stage, key_seed)
             .map_err(|problem| Error::Unsupported { path, problem })
     }
 
-    fn from_template(template: &Value, stage: Option<&str>) -> Result<ApiModel, Unsupported> {
+    /// The functions this version invokes (routes' and their authorizers'), each once.
+    pub(crate) fn invoked_functions(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for route in self.routes.values() {
+            let authorizer = match &route.guard.authorization {
+                Authorization::Custom(id) => Some(self.authorizers[id].function.as_str()),
+                _ => None,
+            };
+            for id in std::iter::once(route.function.as_str()).chain(authorizer) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids
+    }
+
+    fn from_template(
+        template: &Value,
+        stage: Option<&str>,
+        key_seed: &str,
+    ) -> Result<ApiModel, Unsupported> {
         let Some(resources) = template.get("Resources").and_then(Value::as_object) else {
             unsupported!("the template has no `Resources` object");
         };
@@ -150,6 +204,12 @@ impl ApiModel {
             ),
         };
 
+        let stage_logical = stages
+            .iter()
+            .find(|(_, name)| *name == stage)
+            .map(|(id, _)| id.clone())
+            .unwrap_or_default();
+
         let mut refs: BTreeMap<String, String> = BTreeMap::new();
         let mut arns: BTreeMap<String, String> = BTreeMap::new();
         refs.insert(api_logical.to_owned(), api_id.clone());
@@ -181,6 +241,34 @@ impl ApiModel {
         for (id, r) in &function_resources {
             functions.insert((*id).to_owned(), read_function(id, r, &ctx)?);
         }
+        let mut stage_variables = BTreeMap::new();
+        if let Some(vars) = resources
+            .get(&stage_logical)
+            .map(properties)
+            .and_then(|p| p.get("StageVariables"))
+        {
+            let vars = vars.as_object().ok_or_else(|| {
+                Unsupported(format!("{stage_logical}: StageVariables must be an object"))
+            })?;
+            for (name, value) in vars {
+                let value = intrinsics::resolve(value, &ctx).map_err(|e| {
+                    Unsupported(format!("{stage_logical}: StageVariables.{name}: {e}"))
+                })?;
+                stage_variables.insert(name.clone(), value);
+            }
+        }
+        let mut authorizers = BTreeMap::new();
+        for (id, r) in of_type(AUTHORIZER_TYPE) {
+            authorizers.insert(id.to_owned(), AuthorizerSpec::read(id, r, &functions)?);
+        }
+        let api_keys = ApiKeys::read(
+            template,
+            api_logical,
+            properties(api),
+            &stage,
+            &stages,
+            key_seed,
+        )?;
 
         let integration_function = |id: &str| -> Result<(String, Duration), Unsupported> {
             let integration = resources.get(id).expect("checked by caller");
@@ -237,14 +325,7 @@ impl ApiModel {
         for (id, r) in of_type(ROUTE_TYPE) {
             let p = properties(r);
             let key = str_prop(id, p, "RouteKey")?.to_owned();
-            // Running without the authorizer would let through what AWS refuses.
-            if let Some(auth) = p.get("AuthorizationType").and_then(Value::as_str)
-                && auth != "NONE"
-            {
-                unsupported!(
-                    "{id}: route `{key}` uses AuthorizationType {auth}, which the local gateway does not emulate (only NONE)"
-                );
-            }
+            let guard = read_guard(id, &key, p, &authorizers)?;
             let target = p.get("Target").ok_or_else(|| {
                 Unsupported(format!(
                     "{id}: route `{key}` has no Target; the local gateway needs an integration"
@@ -274,6 +355,7 @@ impl ApiModel {
                     function,
                     two_way,
                     integration_timeout,
+                    guard,
                 },
             );
         }
@@ -282,10 +364,61 @@ impl ApiModel {
             api_id,
             route_selection,
             stage,
+            stage_variables,
             routes,
             functions,
+            authorizers,
+            api_keys,
         })
     }
+}
+
+/// A route's authorization and API key. API Gateway checks them on `$connect` only (a
+/// WebSocket is authorized once, when it opens), so elsewhere they are refused: running them
+/// elsewhere, or not at all, would differ from AWS.
+fn read_guard(
+    id: &str,
+    key: &str,
+    p: &Map<String, Value>,
+    authorizers: &BTreeMap<String, AuthorizerSpec>,
+) -> Result<Guard, Unsupported> {
+    let authorization = match p.get("AuthorizationType").map(|v| (v, v.as_str())) {
+        None | Some((_, Some("NONE"))) => Authorization::None,
+        Some((_, Some("AWS_IAM"))) => Authorization::Iam,
+        Some((_, Some("CUSTOM"))) => {
+            let refs = p
+                .get("AuthorizerId")
+                .map(intrinsics::resource_ids)
+                .unwrap_or_default();
+            match refs.as_slice() {
+                [one] if authorizers.contains_key(one) => Authorization::Custom(one.clone()),
+                _ => unsupported!(
+                    "{id}: route `{key}` has AuthorizationType CUSTOM, so its AuthorizerId must be a Ref to an {AUTHORIZER_TYPE} of this template (found {})",
+                    p.get("AuthorizerId")
+                        .map_or("none".to_owned(), Value::to_string)
+                ),
+            }
+        }
+        Some((v, _)) => unsupported!(
+            "{id}: route `{key}` has AuthorizationType {v}; a WebSocket API takes NONE, AWS_IAM or CUSTOM"
+        ),
+    };
+    let api_key_required = match p.get("ApiKeyRequired") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
+        Some(other) => unsupported!("{id}: ApiKeyRequired must be true or false, found {other}"),
+    };
+    let guard = Guard {
+        authorization,
+        api_key_required,
+    };
+    if key != "$connect" && guard != Guard::default() {
+        unsupported!(
+            "{id}: route `{key}` requires authorization or an API key, which API Gateway checks on `$connect` only (a WebSocket is authorized once, when it opens)"
+        );
+    }
+    Ok(guard)
 }
 
 fn read_function(
@@ -351,7 +484,7 @@ fn str_prop<'a>(
 }
 
 /// A stable 10-character lower-case id, shaped like API Gateway's.
-fn short_id(seed: &str) -> String {
+pub(crate) fn short_id(seed: &str) -> String {
     assembly::sha256(seed.as_bytes())
         .iter()
         .take(10)

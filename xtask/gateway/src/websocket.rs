@@ -1,5 +1,6 @@
-//! One WebSocket connection, API Gateway style: `$connect` during the upgrade, route selection
-//! per text message, `$disconnect` on every close, API Gateway's limits and timeouts.
+//! One WebSocket connection, API Gateway style: who may connect (`access`) and `$connect`
+//! during the upgrade, route selection per text message, `$disconnect` on every close, API
+//! Gateway's limits and timeouts.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
+use crate::access;
 use crate::connections::{Connection, Outbound};
 use crate::events::{self, ConnectionInfo};
 use crate::http::text;
@@ -26,13 +28,12 @@ use crate::ids;
 use crate::log::log;
 use crate::pool::{Failure, Pool};
 use crate::state::{FRAME_LIMIT, MESSAGE_LIMIT, Shared};
-use crate::template::Route;
 
 /// tungstenite's advice for many connections; messages larger than this take a few reads.
 const READ_BUFFER: usize = 4 * 1024;
 
-/// Answers a WebSocket upgrade: runs `$connect`, then either refuses or switches protocols and
-/// hands the socket to a connection task.
+/// Answers a WebSocket upgrade: checks who may connect, runs `$connect`, then either refuses or
+/// switches protocols and hands the socket to a connection task.
 pub(crate) async fn upgrade(
     shared: Arc<Shared>,
     mut req: Request<Incoming>,
@@ -67,7 +68,7 @@ pub(crate) async fn upgrade(
             .unwrap_or_default()
             .to_owned()
     };
-    let info = ConnectionInfo {
+    let mut info = ConnectionInfo {
         connection_id: ids::aws_id(),
         connected_at: ids::now_ms(),
         source_ip: peer.ip().to_string(),
@@ -78,14 +79,32 @@ pub(crate) async fn upgrade(
         },
         stage: stage.clone(),
         api_id: deployment.model.api_id.clone(),
+        access: None,
     };
     let id = info.connection_id.clone();
+    // One request: the authorizer and `$connect` share its id, as on AWS.
+    let request_id = ids::aws_id();
+    if let Some(route) = deployment.model.routes.get("$connect") {
+        let started = Instant::now();
+        match access::check(&shared, &deployment, &route.guard, &req, &info, &request_id).await {
+            Ok(access) => info.access = access.map(Arc::new),
+            Err(refusal) => {
+                log!(
+                    "connect",
+                    "{id} refused {} in {} ms: {}",
+                    refusal.status,
+                    started.elapsed().as_millis(),
+                    refusal.reason
+                );
+                return text(refusal.status_code(), refusal.body);
+            }
+        }
+    }
     // Registered before `$connect` so the management API can tell "not open yet" (410).
     let (connection, outbound) = shared.registry.add(info.clone());
 
     let mut protocol = None;
     if let Some(route) = deployment.model.routes.get("$connect") {
-        let request_id = ids::aws_id();
         let event = events::connect(
             &info,
             &request_id,
@@ -95,7 +114,7 @@ pub(crate) async fn upgrade(
         );
         let pool = &deployment.pools[&route.function];
         let started = Instant::now();
-        let result = invoke(&shared, pool, route, event).await;
+        let result = invoke(&shared, pool, route.integration_timeout, false, event).await;
         let took = started.elapsed();
         let refusal = match result {
             Ok(body) => {
@@ -314,7 +333,7 @@ async fn disconnect(shared: &Shared, connection: &Connection, code: u16, reason:
     let pool = &deployment.pools[&route.function];
     let event = events::disconnect(&connection.info, &ids::aws_id(), code, reason);
     let started = Instant::now();
-    let result = invoke(shared, pool, route, event).await;
+    let result = invoke(shared, pool, route.integration_timeout, true, event).await;
     let took = started.elapsed().as_millis();
     match result {
         Ok(body) => log!(
@@ -355,7 +374,7 @@ async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
     let pool = &deployment.pools[&route.function];
     let event = events::message(&connection.info, &route.key, &request_id, body);
     let started = Instant::now();
-    let result = invoke(shared, pool, route, event).await;
+    let result = invoke(shared, pool, route.integration_timeout, false, event).await;
     let took = started.elapsed().as_millis();
     match result {
         Ok(response) => {
@@ -391,13 +410,15 @@ async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
     }
 }
 
-/// Invokes the route's function, waiting at most the integration timeout; like on AWS, the
-/// function runs on when API Gateway stops waiting. Shutdown cancels invocations, except
-/// `$disconnect`'s, which shutdown waits for.
-async fn invoke(
+/// Invokes a function, waiting at most `timeout` (a route's integration timeout, an
+/// authorizer's); like on AWS, the function runs on when API Gateway stops waiting. Shutdown
+/// cancels invocations, except those that `finish_on_shutdown` (`$disconnect`'s), which
+/// shutdown waits for.
+pub(crate) async fn invoke(
     shared: &Shared,
     pool: &Arc<Pool>,
-    route: &Route,
+    timeout: Duration,
+    finish_on_shutdown: bool,
     event: Value,
 ) -> Result<Bytes, Failure> {
     let pool = pool.clone();
@@ -405,15 +426,15 @@ async fn invoke(
     let task = async move {
         let _ = tx.send(pool.invoke(Bytes::from(event.to_string())).await);
     };
-    if route.key == "$disconnect" {
+    if finish_on_shutdown {
         shared.tasks.spawn(task);
     } else {
         shared.tasks.spawn_cancellable(task);
     }
-    match tokio::time::timeout(route.integration_timeout, rx).await {
+    match tokio::time::timeout(timeout, rx).await {
         Ok(Ok(result)) => result,
         Ok(Err(_)) => Err(Failure::Spawn("the gateway is shutting down".into())),
-        Err(_) => Err(Failure::IntegrationTimeout(route.integration_timeout)),
+        Err(_) => Err(Failure::IntegrationTimeout(timeout)),
     }
 }
 
