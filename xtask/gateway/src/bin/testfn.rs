@@ -2,13 +2,20 @@
 //! behaviour each test picks through the message (`"do"`) or the `$connect` query string
 //! (`?testfn=...`).
 //!
-//! Every event is first parsed as `ApiGatewayWebsocketProxyRequest`, so an event the gateway
-//! shapes wrongly fails the invocation. With `TESTFN_RECORD_DIR` set, `$connect` and
-//! `$disconnect` events are written there as `<connectionId>.<connect|disconnect>.json`.
+//! Every event is first parsed as `ApiGatewayWebsocketProxyRequest`, or, an authorizer event
+//! (`"type": "REQUEST"`), as `ApiGatewayCustomAuthorizerRequestTypeRequest`, so an event the
+//! gateway shapes wrongly fails the invocation. With `TESTFN_RECORD_DIR` set, authorizer,
+//! `$connect` and `$disconnect` events are written there as
+//! `<connectionId>.<authorizer|connect|disconnect>.json`.
+//!
+//! As an authorizer it does what the `auth` query parameter (else the `x-auth` header) says:
+//! see [`authorize`].
 
 use std::time::Duration;
 
-use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest,
+};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,6 +27,9 @@ async fn main() -> Result<(), Error> {
 
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let raw = event.payload;
+    if raw.get("type").and_then(Value::as_str) == Some("REQUEST") {
+        return authorize(raw).await;
+    }
     let parsed: ApiGatewayWebsocketProxyRequest = serde_json::from_value(raw.clone())
         .map_err(|e| format!("the gateway sent an event aws_lambda_events cannot read: {e}"))?;
     let ctx = &parsed.request_context;
@@ -107,6 +117,95 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
         }
         other => Err(format!("unexpected eventType {other:?}").into()),
     }
+}
+
+/// An authorizer. `auth` (query string, else the `x-auth` header) picks what it answers:
+/// `allow` (the default), `deny`, `wildcard` (an Allow of `…/*/$conne?t` in a list), `deny-wins`
+/// (Allow `*` and Deny the ARN), `elsewhere` (an Allow of another stage), `unauthorized`
+/// (the error `Unauthorized`), `error`, `sleep` (`ms`, then allow), `malformed` (no policy),
+/// `nested` (an object in the context), `oversized` (a 9 KB context), `key` (allow with the
+/// `key` parameter as usageIdentifierKey). An Allow's principal is the `principal` parameter
+/// (default `testfn-user`) and its context `{"who": principal, "number": 42, "flag": true}`.
+async fn authorize(raw: Value) -> Result<Value, Error> {
+    let parsed: ApiGatewayCustomAuthorizerRequestTypeRequest = serde_json::from_value(raw.clone())
+        .map_err(|e| {
+            format!("the gateway sent an authorizer event aws_lambda_events cannot read: {e}")
+        })?;
+    let connection_id = raw
+        .pointer("/requestContext/connectionId")
+        .and_then(Value::as_str)
+        .ok_or("the authorizer event has no requestContext.connectionId")?;
+    record(connection_id, "authorizer", &raw).await?;
+    let method_arn = parsed.method_arn.clone().ok_or("no methodArn")?;
+    let query = |name: &str| {
+        parsed
+            .query_string_parameters
+            .first(name)
+            .map(str::to_owned)
+    };
+    let behaviour = query("auth")
+        .or_else(|| {
+            parsed
+                .headers
+                .get("x-auth")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "allow".to_owned());
+    let principal = query("principal").unwrap_or_else(|| "testfn-user".to_owned());
+    let policy = |statements: Value| {
+        json!({
+            "principalId": principal,
+            "policyDocument": {"Version": "2012-10-17", "Statement": statements},
+            "context": {"who": principal, "number": 42, "flag": true},
+        })
+    };
+    let statement = |effect: &str, resource: Value| json!({"Effect": effect, "Action": "execute-api:Invoke", "Resource": resource});
+    let allow = policy(json!([statement("Allow", json!(method_arn))]));
+    Ok(match behaviour.as_str() {
+        "deny" => policy(json!([statement("Deny", json!(method_arn))])),
+        "wildcard" => {
+            // `arn:aws:execute-api:region:account:api/stage/$connect` → `…:api/*/$conne?t`.
+            let (api, _) = method_arn.split_once('/').ok_or("a methodArn without /")?;
+            policy(json!([{"Effect": "Allow", "Action": ["execute-api:*"],
+                "Resource": ["arn:aws:execute-api:*:*:nothing/*", format!("{api}/*/$conne?t")]}]))
+        }
+        "deny-wins" => policy(json!([
+            statement("Allow", json!("*")),
+            statement("Deny", json!(method_arn))
+        ])),
+        "elsewhere" => {
+            let (api, _) = method_arn.split_once('/').ok_or("a methodArn without /")?;
+            policy(json!([statement(
+                "Allow",
+                json!(format!("{api}/other-stage/$connect"))
+            )]))
+        }
+        "unauthorized" => return Err("Unauthorized".into()),
+        "error" => return Err("testfn was asked to fail the authorizer".into()),
+        "sleep" => {
+            let ms = query("ms").and_then(|s| s.parse().ok()).unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            allow
+        }
+        "malformed" => json!({"principalId": principal}),
+        "nested" => {
+            let mut answer = allow;
+            answer["context"]["nested"] = json!({"a": 1});
+            answer
+        }
+        "oversized" => {
+            let mut answer = allow;
+            answer["context"]["padding"] = json!("x".repeat(9 * 1024));
+            answer
+        }
+        "key" => {
+            let mut answer = allow;
+            answer["usageIdentifierKey"] = json!(query("key").unwrap_or_default());
+            answer
+        }
+        _ => allow,
+    })
 }
 
 /// The whole event back as the body, so tests can check every field.

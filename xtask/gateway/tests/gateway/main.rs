@@ -1,6 +1,7 @@
 //! The local gateway's integration tests: one test binary, so the gateway and its
 //! dependencies are linked once, with a module per area.
 
+mod access;
 mod assemblies;
 mod common;
 mod concurrency;
