@@ -78,7 +78,8 @@ pub fn run(args: &DevArgs) -> Result<()> {
     };
     let ready = |running: &Gateway| {
         println!("{}", running.banner());
-        println!("Try it:\n  wscat -c {}{try_it}", running.url());
+        // The command that gets through `$connect`'s checks (authorizer, IAM, API key).
+        println!("Try it:\n  {}{try_it}", running.connect_hint());
     };
     // One thread for the whole gateway: its work per message is small and mostly hand-offs
     // between tasks, which on one thread need no cross-thread wake-ups (measured: BENCHMARKS.md,
