@@ -9,7 +9,6 @@ use assembly::AssetManifest;
 use assembly::template::ASSETS_BUCKET_PARAMETER;
 
 use crate::config::{LoggingLevel as ConfigLoggingLevel, StageConfig};
-use crate::constructs::account::ApiGatewayAccount;
 use crate::constructs::api_keys::{ApiKeys, ApiKeysProps};
 use crate::constructs::authorizer::{AuthorizerProps, IdentitySource, WebSocketAuthorizer};
 use crate::constructs::function::{Assets, FunctionProps, LambdaFunction};
@@ -261,12 +260,6 @@ impl App {
             bucket: bucket.reference(),
         };
 
-        let account = if config.account_cloudwatch_role {
-            Some(ApiGatewayAccount::new(&mut stack, &root)?)
-        } else {
-            None
-        };
-
         let logging_level = match config.logs.level {
             ConfigLoggingLevel::Off => LoggingLevel::Off,
             ConfigLoggingLevel::Error => LoggingLevel::Error,
@@ -299,14 +292,9 @@ impl App {
             }),
         };
         let mut api = WebSocketApi::new(&mut stack, &root, self.api.id, props)?;
-        match &account {
-            Some(account) => stack.add_dependency(&api.stage.stage, &account.account)?,
-            None if logging_level != LoggingLevel::Off => stack.warn(
-                api.stage.path(),
-                "execution logging is on but this stack doesn't set the account's CloudWatch role; the deploy fails unless the account already has one (set account_cloudwatch_role: true)",
-            ),
-            None => {}
-        }
+        // The account's API Gateway CloudWatch role, which execution logging needs, is
+        // account-wide: the toolkit stack holds it (`cargo xtask bootstrap`), and deploy checks
+        // the account has a working one before deploying a stage that logs.
 
         let log_level = match config.logs.level {
             ConfigLoggingLevel::Info => "info",

@@ -1,8 +1,10 @@
 //! The toolkit stack: one per account and region, shared by every app and stage. It holds
-//! the assets bucket deploys upload function zips to.
+//! what is account-wide: the assets bucket deploys upload function zips to, and the account's
+//! API Gateway CloudWatch role with the account setting that points at it.
 
 use std::collections::BTreeMap;
 
+use crate::constructs::account::ApiGatewayAccount;
 use crate::error::SynthError;
 use crate::intrinsics::{Pseudo, Sub, attr};
 use crate::resources::iam::{Effect, PolicyDocument, Principal, Statement};
@@ -15,10 +17,15 @@ use crate::resources::s3::{
 use crate::stack::{Stack, Synthesized};
 use crate::template::{Output, RemovalPolicy};
 
-/// The toolkit stack: the private, encrypted, TLS-only bucket that `deploy` uploads zips to.
+/// The toolkit stack: the private, encrypted, TLS-only bucket that `deploy` uploads zips to,
+/// and the account's API Gateway CloudWatch role and setting (`ApiGatewayCloudWatchRole`,
+/// `ApiGatewayAccount`), all retained when the stack goes. `bootstrap` leaves the setting out
+/// of what it deploys when the account already has a working role of someone else's.
 pub fn synth(stack_name: &str) -> Result<Synthesized, SynthError> {
     let mut stack = Stack::new(stack_name);
-    stack.set_description("wsecho toolkit: the assets bucket deploys upload function zips to");
+    stack.set_description(
+        "wsecho toolkit: the assets bucket deploys upload function zips to, and the account's API Gateway CloudWatch role",
+    );
     let root = stack.root();
     let bucket = stack.add(
         &root.child(assembly::template::TOOLKIT_BUCKET),
@@ -79,6 +86,14 @@ pub fn synth(stack_name: &str) -> Result<Synthesized, SynthError> {
         Output {
             description: "Pass as the AssetsBucket parameter of the wsEcho stack".into(),
             value: bucket.reference().into(),
+        },
+    )?;
+    let account = ApiGatewayAccount::new(&mut stack, &root)?;
+    stack.add_output(
+        &root.child("ApiGatewayCloudWatchRoleArn"),
+        Output {
+            description: "The role API Gateway writes logs with in this account and region".into(),
+            value: account.role.get_att(attr::Arn).into(),
         },
     )?;
     stack.add_output(

@@ -30,4 +30,16 @@ pub enum ConfigError {
         stage: String,
         file_stage: String,
     },
+
+    #[error(
+        "{path}:{line}: stack_name: stack `{stack}` in {region} is also the stack of {other}:{other_line}: two stages deploying one stack replace each other's resources; give one of them another stack_name (or pin them to different accounts with account_id)"
+    )]
+    SameStack {
+        path: PathBuf,
+        line: usize,
+        stack: String,
+        region: String,
+        other: PathBuf,
+        other_line: usize,
+    },
 }

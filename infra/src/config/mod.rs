@@ -2,6 +2,8 @@
 //! with a JSON Schema (`stage.schema.json`) for editors.
 
 mod error;
+mod stacks;
+mod unique;
 mod values;
 
 use std::collections::BTreeMap;
@@ -14,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 pub use error::ConfigError;
 pub use values::{
-    BurstLimit, EnvironmentName, MemoryMb, RETENTION_DAYS, RateLimit, Region, ReservedConcurrency,
-    RetentionDays, StackName, StageName, TimeoutSeconds,
+    AccountId, BurstLimit, EnvironmentName, MemoryMb, RETENTION_DAYS, RateLimit, Region,
+    ReservedConcurrency, RetentionDays, StackName, StageName, TimeoutSeconds,
 };
 
 /// Everything that differs between stages.
@@ -26,17 +28,19 @@ pub struct StageConfig {
     pub stage: StageName,
     /// The CloudFormation stack name.
     pub stack_name: StackName,
-    /// The AWS region to deploy to.
+    /// The AWS region to deploy to. Authoritative: `deploy` goes elsewhere only when given
+    /// `--region`, and an `AWS_REGION` that disagrees is an error.
     pub region: Region,
+    /// The AWS account this stage belongs to (12 digits). When set, `deploy`, `diff` and
+    /// `destroy` refuse credentials of any other account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<AccountId>,
     /// The Lambda architecture the functions are built for (`arm64` or `x86_64`).
     #[schemars(with = "values::ArchitectureSchema")]
     pub architecture: Architecture,
     pub functions: FunctionsConfig,
     pub logs: LogsConfig,
     pub throttling: ThrottlingConfig,
-    /// Set the account's API Gateway CloudWatch role (needed once per account and region for
-    /// execution logging).
-    pub account_cloudwatch_role: bool,
     /// X-Ray active tracing on every function.
     pub tracing: bool,
 }
@@ -50,8 +54,12 @@ pub struct FunctionsConfig {
     /// Reserved concurrency per function; leave out where the account can't reserve any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_concurrency: Option<ReservedConcurrency>,
-    /// Per-package overrides, keyed by function package name (`echo`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Per-package overrides, keyed by function package name (`echo`), each package once.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "unique::map"
+    )]
     pub overrides: BTreeMap<String, FunctionOverride>,
 }
 
@@ -65,8 +73,12 @@ pub struct FunctionOverride {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_concurrency: Option<ReservedConcurrency>,
     /// Environment variables of this function in this stage (literal strings; never
-    /// secrets: they are part of the template).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// secrets: they are part of the template), each name once.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "unique::map"
+    )]
     pub environment: BTreeMap<EnvironmentName, String>,
 }
 
@@ -140,13 +152,16 @@ impl StageConfig {
         self.architecture
     }
 
-    /// Reads, parses and checks a stage file.
+    /// Reads, parses and checks a stage file, and that no other stage file in its stages
+    /// folder claims the same stack.
     pub fn load(path: &Path) -> Result<StageConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        StageConfig::parse(&text, path)
+        let config = StageConfig::parse(&text, path)?;
+        stacks::check_unique(path, &text)?;
+        Ok(config)
     }
 
     /// Parses stage config text; `path` names it in errors, and its stem must match `stage`.
@@ -177,6 +192,8 @@ fn parse_error(error: serde_yaml::Error, text: &str, path: &Path) -> ConfigError
     let line = location.as_ref().map_or(0, |l| l.line());
     let column = location.as_ref().map_or(0, |l| l.column());
     let (line, column, message) = locate_value_error(text, line, column, message);
+    let (line, column) = locate_duplicate(text, line, column, &message);
+    let message = explain_retired(message);
     ConfigError::Parse {
         path: path.to_owned(),
         line,
@@ -219,6 +236,38 @@ fn locate_value_error(
     };
     let rest = rest.replacen(field, &full_path, 1);
     (index + 1, indent + 1, rest)
+}
+
+/// A key given twice is reported at its mapping: this points at the second occurrence.
+fn locate_duplicate(text: &str, line: usize, column: usize, message: &str) -> (usize, usize) {
+    let Some(rest) = message.split_once(&format!("{} `", unique::DUPLICATE)) else {
+        return (line, column);
+    };
+    let Some((key, _)) = rest.1.split_once('`') else {
+        return (line, column);
+    };
+    let second = text
+        .lines()
+        .enumerate()
+        .skip(line.saturating_sub(1))
+        .filter(|(_, l)| l.trim_start().starts_with(&format!("{key}:")))
+        .nth(1);
+    match second {
+        Some((index, l)) => (index + 1, l.len() - l.trim_start().len() + 1),
+        None => (line, column),
+    }
+}
+
+/// Fields that once existed: say where their job went instead of only "unknown field".
+fn explain_retired(message: String) -> String {
+    if message.contains("unknown field `account_cloudwatch_role`") {
+        return "account_cloudwatch_role is no longer a stage setting: the API Gateway CloudWatch \
+                role is one per account and region, so it belongs to the toolkit stack \
+                (`cargo xtask bootstrap` sets it when the account has none, and leaves a working \
+                one alone); delete this line"
+            .to_owned();
+    }
+    message
 }
 
 /// The folder of the stage files (`infra/stages`): one folder per app, and the schema.

@@ -85,9 +85,9 @@ bounded_u32!(
     /// Stage-wide burst limit in requests.
     BurstLimit,
     "burst_limit",
-    0,
+    1,
     5000,
-    "API Gateway's default account burst quota is 5000"
+    "0 would answer every request with 429 Too Many Requests; API Gateway's default account burst quota is 5000"
 );
 
 /// The retention periods CloudWatch Logs accepts, in days.
@@ -154,11 +154,12 @@ impl RateLimit {
 impl TryFrom<f64> for RateLimit {
     type Error = String;
     fn try_from(value: f64) -> Result<Self, String> {
-        if value.is_finite() && (0.0..=10000.0).contains(&value) {
+        // 0 passes CloudFormation and then throttles every request (429): refused here.
+        if value.is_finite() && value > 0.0 && value <= 10000.0 {
             Ok(RateLimit(value))
         } else {
             Err(format!(
-                "rate_limit must be between 0 and 10000 requests per second (API Gateway's default account quota); got {value}"
+                "rate_limit must be more than 0 and at most 10000 requests per second (0 would answer every request with 429 Too Many Requests; 10000 is API Gateway's default account quota); got {value}"
             ))
         }
     }
@@ -177,9 +178,9 @@ impl JsonSchema for RateLimit {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "type": "number",
-            "minimum": 0,
+            "exclusiveMinimum": 0,
             "maximum": 10000,
-            "description": "Requests per second; API Gateway's default account quota is 10000",
+            "description": "Requests per second, more than 0 (0 throttles every request); API Gateway's default account quota is 10000",
         })
     }
 }
@@ -275,6 +276,14 @@ checked_string!(
 );
 
 checked_string!(
+    /// An AWS account ID: the account a stage is pinned to.
+    AccountId,
+    "^[0-9]{12}$",
+    |s| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()),
+    "account_id must be the 12 digits of an AWS account ID (`aws sts get-caller-identity` shows it)"
+);
+
+checked_string!(
     /// The name of an environment variable a stage file sets on a function.
     EnvironmentName,
     "^(?!AWS_|LAMBDA_|WSECHO_|_HANDLER$|RUST_LOG$|TZ$)[A-Za-z][A-Za-z0-9_]{0,127}$",
@@ -318,6 +327,13 @@ mod tests {
         assert!(RetentionDays::try_from(7).is_ok());
         assert!(RetentionDays::try_from(8).unwrap_err().contains("14"));
         assert!(RateLimit::try_from(f64::NAN).is_err());
+        assert!(RateLimit::try_from(0.0).unwrap_err().contains("429"));
+        assert!(RateLimit::try_from(0.5).is_ok());
+        assert!(BurstLimit::try_from(0).unwrap_err().contains("429"));
+        assert!(AccountId::try_from("123456789012".to_owned()).is_ok());
+        for bad in ["12345678901", "1234567890123", "12345678901a", ""] {
+            assert!(AccountId::try_from(bad.to_owned()).is_err(), "{bad}");
+        }
         assert!(StageName::try_from("dev_1-a".to_owned()).is_ok());
         assert!(StageName::try_from("dev!".to_owned()).is_err());
         assert!(StageName::try_from(String::new()).is_err());

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use infra::config::{ConfigError, StageConfig, schema_json, stage_file, stage_files, stages_dir};
 
+use super::common;
+
 const GOOD: &str = "\
 stage: dev
 stack_name: wsecho-dev
@@ -21,7 +23,6 @@ logs:
 throttling:
   burst_limit: 50
   rate_limit: 20
-account_cloudwatch_role: true
 tracing: false
 ";
 
@@ -83,7 +84,7 @@ fn an_unknown_field_names_it_and_the_expected_ones() {
         &["unknown field `memory`", "memory_mb", "functions"],
     );
     let text = format!("{GOOD}colour: blue\n");
-    assert_parse_error(&text, 18, &["unknown field `colour`", "stack_name"]);
+    assert_parse_error(&text, 17, &["unknown field `colour`", "stack_name"]);
 }
 
 #[test]
@@ -95,7 +96,7 @@ fn a_wrong_type_names_the_field() {
         &["functions.memory_mb", "invalid type", "stage.schema.json"],
     );
     let text = GOOD.replace("tracing: false", "tracing: maybe");
-    assert_parse_error(&text, 17, &["tracing", "invalid type"]);
+    assert_parse_error(&text, 16, &["tracing", "invalid type"]);
 }
 
 #[test]
@@ -119,7 +120,7 @@ fn out_of_range_values_say_what_is_allowed() {
     let text = GOOD.replace("level: INFO", "level: DEBUG");
     assert_parse_error(&text, 10, &["logs.level", "DEBUG", "INFO"]);
     let text = GOOD.replace("rate_limit: 20", "rate_limit: -1");
-    assert_parse_error(&text, 15, &["throttling.rate_limit", "between 0 and 10000"]);
+    assert_parse_error(&text, 15, &["throttling.rate_limit", "more than 0"]);
 }
 
 #[test]
@@ -194,4 +195,142 @@ fn function_environment_is_per_package_and_refuses_reserved_names() {
         message.contains("AWS_REGION") && message.contains("reserves"),
         "{message}"
     );
+}
+
+/// A throttle of 0 passes CloudFormation and then answers every request with 429
+/// (terraform-provider-aws#14742): refused at the field.
+#[test]
+fn throttling_of_zero_is_refused() {
+    let text = GOOD.replace("rate_limit: 20", "rate_limit: 0");
+    assert_parse_error(
+        &text,
+        15,
+        &["throttling.rate_limit", "more than 0", "429", "got 0"],
+    );
+    let text = GOOD.replace("burst_limit: 50", "burst_limit: 0");
+    assert_parse_error(
+        &text,
+        14,
+        &[
+            "throttling.burst_limit",
+            "between 1 and 5000",
+            "429",
+            "got 0",
+        ],
+    );
+}
+
+/// serde_yaml lets the last of two equal keys win: a package overridden twice would lose
+/// its first block without a word.
+#[test]
+fn a_package_overridden_twice_is_refused_at_the_second() {
+    let text = GOOD.replace(
+        "  timeout_seconds: 10\n",
+        "  timeout_seconds: 10\n  overrides:\n    echo:\n      memory_mb: 256\n    disconnect:\n      timeout_seconds: 5\n    echo:\n      timeout_seconds: 3\n",
+    );
+    assert_parse_error(
+        &text,
+        13,
+        &["duplicate key `echo`", "functions.overrides", "appear once"],
+    );
+    let env = GOOD.replace(
+        "  timeout_seconds: 10\n",
+        "  timeout_seconds: 10\n  overrides:\n    echo:\n      environment:\n        A: x\n        A: y\n",
+    );
+    assert_parse_error(&env, 12, &["duplicate key `A`"]);
+}
+
+#[test]
+fn the_retired_account_role_field_says_where_its_job_went() {
+    let text = format!("{GOOD}account_cloudwatch_role: true\n");
+    assert_parse_error(
+        &text,
+        17,
+        &["toolkit stack", "cargo xtask bootstrap", "delete this line"],
+    );
+}
+
+#[test]
+fn an_account_pin_is_twelve_digits() {
+    let pinned = GOOD.replace(
+        "region: eu-west-1\n",
+        "region: eu-west-1\naccount_id: \"012345678901\"\n",
+    );
+    let config = StageConfig::parse(&pinned, Path::new("dev.yaml")).unwrap();
+    assert_eq!(
+        config.account_id.as_ref().map(|a| a.as_str()),
+        Some("012345678901")
+    );
+    assert_eq!(
+        StageConfig::parse(GOOD, Path::new("dev.yaml"))
+            .unwrap()
+            .account_id,
+        None
+    );
+    let short = pinned.replace("012345678901", "1234");
+    assert_parse_error(&short, 4, &["account_id", "12 digits", "`1234`"]);
+    // Unquoted, it is still the text as written: leading zeros kept.
+    let unquoted = pinned.replace("\"012345678901\"", "012345678901");
+    let config = StageConfig::parse(&unquoted, Path::new("dev.yaml")).unwrap();
+    assert_eq!(
+        config.account_id.as_ref().map(|a| a.as_str()),
+        Some("012345678901")
+    );
+}
+
+/// Two stage files of one stages folder (any apps) naming the same stack in the same region
+/// would deploy over each other.
+#[test]
+fn two_stage_files_may_not_claim_one_stack() {
+    let root = common::temp_dir("config-same-stack");
+    std::fs::write(root.join("stage.schema.json"), "{}").unwrap();
+    let write = |app: &str, text: &str| {
+        std::fs::create_dir_all(root.join(app)).unwrap();
+        let path = root.join(app).join("dev.yaml");
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let echo = write("echo", GOOD);
+    let chat = write("chat", GOOD);
+    for (this, other) in [(&echo, &chat), (&chat, &echo)] {
+        let err = StageConfig::load(this).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(err, ConfigError::SameStack { line: 2, .. }),
+            "{message}"
+        );
+        assert!(
+            message.starts_with(&format!(
+                "{}:2: stack_name: stack `wsecho-dev` in eu-west-1",
+                this.display()
+            )),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("{}:2", other.display())),
+            "{message}"
+        );
+    }
+    // Another region, or pins to two different accounts: two stacks.
+    write("chat", &GOOD.replace("eu-west-1", "us-east-1"));
+    StageConfig::load(&echo).unwrap();
+    write(
+        "echo",
+        &GOOD.replace(
+            "region: eu-west-1\n",
+            "region: eu-west-1\naccount_id: \"111111111111\"\n",
+        ),
+    );
+    write(
+        "chat",
+        &GOOD.replace(
+            "region: eu-west-1\n",
+            "region: eu-west-1\naccount_id: \"222222222222\"\n",
+        ),
+    );
+    StageConfig::load(&echo).unwrap();
+    // A file outside a stages folder is checked alone.
+    let alone = common::temp_dir("config-alone").join("dev.yaml");
+    std::fs::write(&alone, GOOD).unwrap();
+    StageConfig::load(&alone).unwrap();
 }

@@ -155,7 +155,7 @@ fn only_the_granted_functions_may_manage_connections_of_this_api_and_stage() {
 }
 
 #[test]
-fn the_stage_deploys_after_every_route_and_after_the_account_role() {
+fn the_stage_deploys_after_every_route() {
     for name in ["dev", "prod"] {
         let t = template(name);
         let stage = &t["Resources"]["WsEchoStage"];
@@ -169,19 +169,36 @@ fn the_stage_deploys_after_every_route_and_after_the_account_role() {
         for (id, _) in resources_of(&t, "AWS::ApiGatewayV2::Route") {
             assert!(depends.contains(id), "{name}: stage doesn't wait for {id}");
         }
-        assert!(depends.contains("ApiGatewayAccount"), "{name}");
         assert!(resources_of(&t, "AWS::ApiGatewayV2::Deployment").is_empty());
     }
+}
 
-    let mut config = stage("dev");
-    config.account_cloudwatch_role = false;
-    let t: Value = serde_json::from_str(&synth_json(&config)).unwrap();
-    assert!(t["Resources"].get("ApiGatewayAccount").is_none());
-    assert!(
-        !t["Resources"]["WsEchoStage"]["DependsOn"]
-            .to_string()
-            .contains("Account")
-    );
+/// The API Gateway CloudWatch role is one per account and region: a stage stack that set it
+/// would take every API's execution logging down with it on `destroy` (aws-cdk#10878). The
+/// toolkit stack holds it; no stage's stack does, whatever its logging.
+#[test]
+fn no_stage_stack_holds_the_account_setting() {
+    for shipped in common::every_stage() {
+        let t = shipped.template();
+        let name = format!("{}-{}", shipped.app.name, shipped.stage);
+        assert!(
+            resources_of(&t, "AWS::ApiGateway::Account").is_empty(),
+            "{name}"
+        );
+        assert!(
+            !t.to_string()
+                .contains("AmazonAPIGatewayPushToCloudWatchLogs"),
+            "{name}"
+        );
+    }
+    let toolkit: Value = serde_json::from_str(
+        &infra::toolkit::synth("wsecho-toolkit")
+            .unwrap()
+            .template
+            .to_json(),
+    )
+    .unwrap();
+    assert_eq!(resources_of(&toolkit, "AWS::ApiGateway::Account").len(), 1);
 }
 
 /// Every name a value references, collected independently of the crate's own validator.

@@ -64,7 +64,6 @@ fn templates() -> Vec<(String, String)> {
         ));
     }
     let mut bare = stage("dev");
-    bare.account_cloudwatch_role = false;
     bare.logs.level = LoggingLevel::Off;
     bare.tracing = true;
     out.push(("echo-dev-bare.json".into(), common::synth_json(&bare)));

@@ -228,23 +228,6 @@ fn a_long_timeout_is_a_warning() {
 }
 
 #[test]
-fn execution_logging_without_the_account_role_is_a_warning() {
-    let mut config = stage("dev");
-    config.account_cloudwatch_role = false;
-    let synthesized = echo().synth(&config, &manifest()).unwrap();
-    let text: Vec<String> = synthesized
-        .warnings
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    assert!(
-        text.iter()
-            .any(|w| w.contains("account_cloudwatch_role: true")),
-        "{text:?}"
-    );
-}
-
-#[test]
 fn roles_are_reachable_typed_through_their_handles() {
     let mut stack = Stack::new("typed");
     let echo = function(&mut stack, "Echo", "echo").unwrap();
