@@ -2,6 +2,7 @@
 //! needs built once per process, then `lambda_runtime`'s loop.
 
 use std::future::Future;
+use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -27,10 +28,36 @@ where
     H: Fn(ApiGatewayWebsocketProxyRequest, &'static S) -> F,
     F: Future<Output = ApiGatewayProxyResponse>,
 {
-    serve(setup, move |event, state| {
-        let response = handler(event, state);
-        async move { Ok::<_, Error>(response.await) }
-    })
+    serve(
+        move || std::future::ready(setup()),
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>, state| {
+            let response = handler(event.payload, state);
+            async move { Ok::<_, Error>(response.await) }
+        },
+    )
+}
+
+/// [`run`] for a handler that must finish in time whatever happens (a broadcast): it is also
+/// handed the invocation's remaining time, from Lambda's deadline for it.
+pub fn run_timed<S, H, F>(setup: impl FnOnce() -> Result<S, Error>, handler: H) -> Result<(), Error>
+where
+    S: Sync + 'static,
+    H: Fn(ApiGatewayWebsocketProxyRequest, &'static S, Duration) -> F,
+    F: Future<Output = ApiGatewayProxyResponse>,
+{
+    serve(
+        move || std::future::ready(setup()),
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>, state| {
+            // A deadline already past (or a clock ahead of Lambda's) leaves no time at all.
+            let remaining = event
+                .context
+                .deadline()
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            let response = handler(event.payload, state, remaining);
+            async move { Ok::<_, Error>(response.await) }
+        },
+    )
 }
 
 /// [`run`] for a `$connect` authorizer: `handler` answers with a policy, or fails with
@@ -44,18 +71,37 @@ where
     H: Fn(AuthorizerRequest, &'static S) -> F,
     F: Future<Output = Result<AuthorizerResponse, Unauthorized>>,
 {
-    serve(setup, move |event, state| {
-        let response = handler(event, state);
-        async move { response.await.map_err(Error::from) }
-    })
+    run_authorizer_async(move || std::future::ready(setup()), handler)
 }
 
-fn serve<S, E, R, H, F>(setup: impl FnOnce() -> Result<S, Error>, handler: H) -> Result<(), Error>
+/// [`run_authorizer`] with a `setup` that awaits, such as reading a key from Secrets Manager
+/// once per process. It runs before the first event, so a failure is Lambda's init error.
+pub fn run_authorizer_async<S, SF, H, F>(
+    setup: impl FnOnce() -> SF,
+    handler: H,
+) -> Result<(), Error>
 where
     S: Sync + 'static,
+    SF: Future<Output = Result<S, Error>>,
+    H: Fn(AuthorizerRequest, &'static S) -> F,
+    F: Future<Output = Result<AuthorizerResponse, Unauthorized>>,
+{
+    serve(
+        setup,
+        move |event: LambdaEvent<AuthorizerRequest>, state| {
+            let response = handler(event.payload, state);
+            async move { response.await.map_err(Error::from) }
+        },
+    )
+}
+
+fn serve<S, SF, E, R, H, F>(setup: impl FnOnce() -> SF, handler: H) -> Result<(), Error>
+where
+    S: Sync + 'static,
+    SF: Future<Output = Result<S, Error>>,
     E: DeserializeOwned,
     R: Serialize,
-    H: Fn(E, &'static S) -> F,
+    H: Fn(LambdaEvent<E>, &'static S) -> F,
     F: Future<Output = Result<R, Error>>,
 {
     logging::init();
@@ -66,11 +112,13 @@ where
         // Built inside the runtime: clients may look for it while they are made.
         // As its message: `main` prints a returned error with `Debug`, which for a typed
         // error would be its variant name only.
-        let state = setup().map_err(|error| Error::from(error.to_string()))?;
+        let state = setup()
+            .await
+            .map_err(|error| Error::from(error.to_string()))?;
         let state: &'static S = Box::leak(Box::new(state));
         let handler = &handler;
         lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| async move {
-            handler(event.payload, state).await
+            handler(event, state).await
         }))
         .await
     })

@@ -66,3 +66,22 @@ pub fn connection_id_for_logs(request: &ApiGatewayWebsocketProxyRequest) -> &str
         .as_deref()
         .unwrap_or("<missing>")
 }
+
+/// The key of the authorizer context that names the user (`{"user": "alice"}`), which API
+/// Gateway flattens into `requestContext.authorizer` of every event of the connection.
+pub const USER_CONTEXT_KEY: &str = "user";
+
+/// The user `$connect`'s authorizer admitted the connection as: the context's
+/// [`USER_CONTEXT_KEY`], else the `principalId`. `None` without an authorizer (or with one
+/// that named nobody). Never read from the query string or the body, which the client
+/// writes.
+pub fn authorized_user(request: &ApiGatewayWebsocketProxyRequest) -> Option<&str> {
+    let fields = &request.request_context.authorizer.fields;
+    let named = |key: &str| {
+        fields
+            .get(key)
+            .and_then(|value| value.as_str())
+            .filter(|name| !name.is_empty())
+    };
+    named(USER_CONTEXT_KEY).or_else(|| named("principalId"))
+}

@@ -10,6 +10,10 @@
 //! - [`logging`]: JSON logs for CloudWatch.
 //! - `management` and `delivery` (feature `management`): posting replies through the
 //!   API Gateway Management API.
+//! - `connections` (feature `dynamodb`): the connections table of an app that broadcasts.
+//! - `secrets` (feature `secrets`): reading a secret (a signing key) from Secrets Manager.
+//! - `aws` (with any of those three): what every AWS SDK client reads from the environment
+//!   (region, credentials, the `AWS_ENDPOINT_URL_<SERVICE>` endpoints) and its HTTPS client.
 
 pub mod actions;
 pub mod authorizer;
@@ -20,10 +24,16 @@ pub mod message;
 pub mod reply;
 pub mod response;
 
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(feature = "dynamodb")]
+pub mod connections;
 #[cfg(feature = "management")]
 pub mod delivery;
 #[cfg(feature = "management")]
 pub mod management;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 
 #[cfg(feature = "test-support")]
 pub mod test_support;

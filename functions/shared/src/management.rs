@@ -1,23 +1,20 @@
-//! The API Gateway Management API client (`@connections`), built once per process.
-//!
-//! No `aws-config`: in Lambda the credentials and region are plain environment variables, so
-//! reading them here keeps the SSO/STS/IMDS machinery (and its build time) out of the binary.
+//! The API Gateway Management API client (`@connections`), built once per process, from the
+//! environment as every client is (`crate::aws`).
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use aws_sdk_apigatewaymanagement::Client;
 use aws_sdk_apigatewaymanagement::config::http::HttpResponse;
-use aws_sdk_apigatewaymanagement::config::retry::RetryConfig;
-use aws_sdk_apigatewaymanagement::config::timeout::TimeoutConfig;
 use aws_sdk_apigatewaymanagement::config::{
     BehaviorVersion, Config, Credentials, Region, SharedHttpClient, StalledStreamProtectionConfig,
 };
 use aws_sdk_apigatewaymanagement::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+
+pub use crate::aws::SettingsError;
+use crate::aws::{self, Environment};
 
 /// The variable that replaces `https://{domainName}/{stage}` as the management endpoint
 /// (used verbatim, e.g. `http://127.0.0.1:4510/dev` for the local gateway).
@@ -31,49 +28,24 @@ pub struct Settings {
     pub endpoint_override: Option<String>,
 }
 
-/// A setting missing from the environment.
-#[derive(thiserror::Error)]
-pub enum SettingsError {
-    #[error(
-        "environment variable {0} is not set: Lambda sets it for every function; \
-         for a local run set it (dummy credentials are fine against the local gateway)"
-    )]
-    Missing(&'static str),
-}
-
-// `main` returns this error at startup and Rust prints it with `Debug`: make that the message.
-impl std::fmt::Debug for SettingsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
-    }
-}
-
 impl Settings {
     /// Reads `AWS_REGION` (or `AWS_DEFAULT_REGION`), `AWS_ACCESS_KEY_ID`,
     /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` (optional) and the endpoint override.
     pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(aws::env_lookup)
     }
 
     /// Like [`Settings::from_env`], reading variables through `lookup`. Empty values count as
     /// unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
-        let required = |name: &'static str| get(name).ok_or(SettingsError::Missing(name));
-        let region = get("AWS_REGION")
-            .or_else(|| get("AWS_DEFAULT_REGION"))
-            .ok_or(SettingsError::Missing("AWS_REGION"))?;
-        let credentials = Credentials::new(
-            required("AWS_ACCESS_KEY_ID")?,
-            required("AWS_SECRET_ACCESS_KEY")?,
-            get("AWS_SESSION_TOKEN"),
-            None,
-            "lambda-environment",
-        );
+        let Environment {
+            region,
+            credentials,
+        } = Environment::from_lookup(&lookup)?;
         Ok(Self {
             region,
             credentials,
-            endpoint_override: get(ENDPOINT_OVERRIDE_VAR),
+            endpoint_override: lookup(ENDPOINT_OVERRIDE_VAR).filter(|value| !value.is_empty()),
         })
     }
 }
@@ -116,13 +88,9 @@ pub struct Management {
 
 impl Management {
     pub fn new(settings: Settings) -> Self {
-        // rustls with ring: no C toolchain dance (aws-lc) and a smaller binary.
-        let http_client = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https();
         Self {
             settings,
-            http_client,
+            http_client: aws::https_client(),
             clients: Mutex::new(HashMap::new()),
         }
     }
@@ -172,21 +140,8 @@ impl Management {
             .credentials_provider(self.settings.credentials.clone())
             .endpoint_url(endpoint)
             .http_client(self.http_client.clone())
-            // Quick retries: the client is waiting on the other end of the socket, and the
-            // whole invocation must finish well within the function's timeout.
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(3)
-                    .with_initial_backoff(Duration::from_millis(50))
-                    .with_max_backoff(Duration::from_millis(500)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(2))
-                    .operation_attempt_timeout(Duration::from_secs(3))
-                    .operation_timeout(Duration::from_secs(8))
-                    .build(),
-            )
+            .retry_config(aws::retry_config())
+            .timeout_config(aws::timeout_config())
             // A reply is at most 128 KB and every attempt has the timeout above: the
             // per-stream throughput watch adds work to each call and catches nothing more.
             .stalled_stream_protection(StalledStreamProtectionConfig::disabled())

@@ -92,6 +92,24 @@ pub fn not_recognised(message: &Message, info: &WebsocketInfo, actions: &Actions
     }))
 }
 
+/// The reply to a message whose action is known but whose fields are not what the action
+/// takes: `error` names the problem (`missing_message`...), `explanation` says what to send
+/// instead, `value` and `text` are the message as received (quoted back cut if long).
+pub fn invalid_message(
+    error: &str,
+    explanation: &str,
+    value: &Value,
+    text: &str,
+    info: &WebsocketInfo,
+) -> Vec<u8> {
+    to_bytes(&json!({
+        "error": error,
+        "message": explanation,
+        "received": quote_json(value, text),
+        "websocket": info,
+    }))
+}
+
 /// Returns `reply` if API Gateway can deliver it, else a short message saying it was too large.
 pub fn within_limit(reply: Vec<u8>, info: &WebsocketInfo) -> Vec<u8> {
     if reply.len() <= MAX_MESSAGE_BYTES {

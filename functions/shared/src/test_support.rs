@@ -1,8 +1,11 @@
 //! For the functions' tests: the reference events, a stand-in management endpoint, a stand-in
-//! Lambda Runtime API to run the real binaries, log capture and a time bound.
+//! Lambda Runtime API to run the real binaries, log capture, a time bound, and (with an AWS
+//! feature) the tables and secrets a local AWS needs.
 
 pub mod endpoint;
 pub mod fixtures;
+#[cfg(feature = "aws")]
+pub mod local_aws;
 pub mod logs;
 pub mod runtime_api;
 

@@ -3,7 +3,11 @@
 
 use shared::ApiGatewayWebsocketProxyRequest;
 use shared::authorizer::AuthorizerRequest;
-use shared::test_support::fixtures::{self, AUTHORIZER, CONNECT, DISCONNECT, MESSAGE};
+use shared::event::authorized_user;
+use shared::test_support::fixtures::{
+    self, AUTHORIZER, CONNECT, CONNECT_AUTHORIZED, DISCONNECT, DISCONNECT_AUTHORIZED, MESSAGE,
+    MESSAGE_AUTHORIZED,
+};
 
 fn round_trip(json: &str) {
     let parsed = fixtures::parse(json);
@@ -120,6 +124,65 @@ fn fixtures_round_trip() {
     round_trip(CONNECT);
     round_trip(MESSAGE);
     round_trip(DISCONNECT);
+    round_trip(CONNECT_AUTHORIZED);
+    round_trip(MESSAGE_AUTHORIZED);
+    round_trip(DISCONNECT_AUTHORIZED);
+}
+
+/// The events of an admitted connection: the same shapes, plus `requestContext.authorizer`
+/// with the principal and the context flattened in, which survive a round trip.
+#[test]
+fn authorized_fixtures_carry_the_authorizers_user() {
+    assert_common_context(CONNECT_AUTHORIZED, "$connect", "CONNECT");
+    assert_common_context(MESSAGE_AUTHORIZED, "sendmessage", "MESSAGE");
+    assert_common_context(DISCONNECT_AUTHORIZED, "$disconnect", "DISCONNECT");
+    for json in [
+        CONNECT_AUTHORIZED,
+        MESSAGE_AUTHORIZED,
+        DISCONNECT_AUTHORIZED,
+    ] {
+        let parsed = fixtures::parse(json);
+        let fields = &parsed.request_context.authorizer.fields;
+        assert_eq!(fields["principalId"], "alice", "{json}");
+        assert_eq!(fields["user"], "alice", "{json}");
+        assert_eq!(authorized_user(&parsed), Some("alice"));
+        let reparsed = fixtures::parse(&serde_json::to_string(&parsed).unwrap());
+        assert_eq!(authorized_user(&reparsed), Some("alice"));
+    }
+    let connect = fixtures::parse(CONNECT_AUTHORIZED);
+    assert_eq!(
+        connect.request_context.authorizer.fields["integrationLatency"],
+        12
+    );
+    assert!(connect.query_string_parameters.first("token").is_some());
+    let message = fixtures::parse(MESSAGE_AUTHORIZED);
+    assert_eq!(
+        message.body.as_deref(),
+        Some(r#"{"action":"sendmessage","message":"hello"}"#)
+    );
+}
+
+/// Without an authorizer there is no user; a context without `user` falls back to the
+/// principal; blank or non-string values name nobody.
+#[test]
+fn the_authorized_user_comes_from_the_authorizer_only() {
+    for json in [CONNECT, MESSAGE, DISCONNECT] {
+        assert_eq!(authorized_user(&fixtures::parse(json)), None);
+    }
+    let with = |authorizer: serde_json::Value| {
+        let mut raw: serde_json::Value = serde_json::from_str(MESSAGE_AUTHORIZED).unwrap();
+        raw["requestContext"]["authorizer"] = authorizer;
+        // The body claims someone else: it is never read for the user.
+        raw["body"] = r#"{"action":"sendmessage","user":"mallory","from":"mallory"}"#.into();
+        serde_json::from_value::<ApiGatewayWebsocketProxyRequest>(raw).unwrap()
+    };
+    let principal_only = with(serde_json::json!({"principalId": "bob"}));
+    assert_eq!(authorized_user(&principal_only), Some("bob"));
+    let both = with(serde_json::json!({"principalId": "bob", "user": "carol"}));
+    assert_eq!(authorized_user(&both), Some("carol"));
+    let blank = with(serde_json::json!({"principalId": "", "user": 7}));
+    assert_eq!(authorized_user(&blank), None);
+    assert_eq!(authorized_user(&with(serde_json::Value::Null)), None);
 }
 
 /// The authorizer event: `aws_lambda_events` reads it, it keeps what API Gateway sends a

@@ -1,0 +1,6 @@
+fn main() -> Result<(), shared::entry::Error> {
+    shared::entry::run(
+        shared::connections::Connections::from_env,
+        chat_connect::handle,
+    )
+}
