@@ -175,6 +175,7 @@ mod tests {
             stage: "dev".into(),
             stack_name: "wsecho-dev".into(),
             region: "eu-west-1".into(),
+            account_id: None,
         };
         let template = serde_json::json!({"Resources": {"EchoFunction": {
             "Type": template::FUNCTION_TYPE,

@@ -14,6 +14,10 @@ pub struct StackInfo {
     pub stage: String,
     pub stack_name: String,
     pub region: String,
+    /// The account the stage file pins the stack to: deploy, diff and destroy refuse
+    /// credentials of another account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
 }
 
 impl StackInfo {

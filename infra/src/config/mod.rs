@@ -152,6 +152,17 @@ impl StageConfig {
         self.architecture
     }
 
+    /// Where this stage's stack goes, as its assembly records it for deploy and dev; `stage`
+    /// is the stage file's name (`dev` for `dev.yaml`).
+    pub fn stack_info(&self, stage: &str) -> assembly::StackInfo {
+        assembly::StackInfo {
+            stage: stage.to_owned(),
+            stack_name: self.stack_name().to_owned(),
+            region: self.region().to_owned(),
+            account_id: self.account_id.as_ref().map(|a| a.as_str().to_owned()),
+        }
+    }
+
     /// Reads, parses and checks a stage file, and that no other stage file in its stages
     /// folder claims the same stack.
     pub fn load(path: &Path) -> Result<StageConfig, ConfigError> {
