@@ -395,6 +395,20 @@ impl App {
             api.add_route(&mut stack, route.key, &function, options)?;
             function_outputs.push(function_output(route.name, route.package, &function));
         }
+        for (spec, table) in &tables {
+            access_outputs.push((
+                format!("{}TableName", spec.id),
+                format!("Name of the {} table", spec.id),
+                Expr::from(table.table.reference()),
+            ));
+        }
+        for (spec, secret) in &secrets {
+            access_outputs.push((
+                format!("{}SecretArn", spec.id),
+                format!("ARN of the {} secret: {}", spec.id, spec.description),
+                Expr::from(secret.secret.reference()),
+            ));
+        }
         if let Some(spec) = &self.connect.api_keys {
             let clients = spec.clients.iter().map(|c| (*c).to_owned()).collect();
             let keys = ApiKeys::new(&mut stack, &root, "Keys", &api, ApiKeysProps::new(clients))?;

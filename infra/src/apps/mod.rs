@@ -1,6 +1,7 @@
 //! The apps wsecho ships, each one route table (see [`crate::app`]). Adding one: a module
 //! here with its `APP`, an entry in [`ALL`], and its stage files in `infra/stages/<name>/`.
 
+mod chat;
 mod echo;
 mod guarded;
 mod signed;
@@ -8,7 +9,7 @@ mod signed;
 use crate::app::App;
 
 /// Every app.
-pub const ALL: &[&App] = &[&echo::APP, &guarded::APP, &signed::APP];
+pub const ALL: &[&App] = &[&echo::APP, &chat::APP, &guarded::APP, &signed::APP];
 
 /// The app commands work on unless `--app` names another: the tutorial's.
 pub const DEFAULT: &App = &echo::APP;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use infra::app::{ACTIONS_VARIABLE, ApiKeySource, ConnectAuthorization, Grant};
+use infra::app::{ACTIONS_VARIABLE, ApiKeySource, ConnectAuthorization, Grant, RouteSpec};
 use serde_json::Value;
 
 use super::common::{every_stage, manifest, redact_hashes};
@@ -228,6 +228,84 @@ fn templates_guard_connect_as_the_app_says() {
                     keys.clients.len()
                 );
             }
+        }
+    }
+}
+
+/// Each function's data permissions are exactly its grants: the item actions it was granted
+/// on exactly its table's ARN, reading exactly its secret, and the variable naming each; a
+/// function without such grants has no DynamoDB or Secrets Manager action at all.
+#[test]
+fn functions_get_exactly_the_table_and_secret_access_they_are_granted() {
+    for shipped in every_stage() {
+        let (app, stage, t) = (shipped.app, &shipped.stage, shipped.template());
+        let mut functions: Vec<(&str, &[Grant])> = app
+            .routes
+            .iter()
+            .map(|r: &RouteSpec| (r.name, r.grants))
+            .collect();
+        if let ConnectAuthorization::Authorizer(spec) = &app.connect.authorization {
+            functions.push((spec.name, spec.grants));
+        }
+        for (name, grants) in functions {
+            let at = format!("{} {stage}: {name}", app.name);
+            let resources = &t["Resources"];
+            let role = &resources[&format!("{name}FunctionRole")]["Properties"];
+            let variables =
+                &resources[&format!("{name}Function")]["Properties"]["Environment"]["Variables"];
+            let mut data_statements: Vec<(Vec<String>, Value)> = Vec::new();
+            for policy in role["Policies"].as_array().unwrap() {
+                for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                    let actions: Vec<String> = statement["Action"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap().to_owned())
+                        .collect();
+                    if actions
+                        .iter()
+                        .any(|a| a.starts_with("dynamodb:") || a.starts_with("secretsmanager:"))
+                    {
+                        data_statements.push((actions, statement["Resource"].clone()));
+                    }
+                }
+            }
+            let mut expected: Vec<(Vec<String>, Value)> = Vec::new();
+            for grant in grants {
+                match grant {
+                    Grant::ManageConnections => {}
+                    Grant::Table { table, actions } => {
+                        let mut iam: Vec<String> =
+                            actions.iter().map(|a| a.iam_action().to_owned()).collect();
+                        iam.sort();
+                        expected.push((
+                            iam,
+                            serde_json::json!([{"Fn::GetAtt": [format!("{table}Table"), "Arn"]}]),
+                        ));
+                        let spec = app.tables.iter().find(|s| s.id == *table).unwrap();
+                        assert_eq!(
+                            variables[spec.variable],
+                            serde_json::json!({"Ref": format!("{table}Table")}),
+                            "{at}"
+                        );
+                    }
+                    Grant::ReadSecret(secret) => {
+                        expected.push((
+                            vec!["secretsmanager:GetSecretValue".to_owned()],
+                            serde_json::json!([{"Ref": format!("{secret}Secret")}]),
+                        ));
+                        let spec = app.secrets.iter().find(|s| s.id == *secret).unwrap();
+                        assert_eq!(
+                            variables[spec.variable],
+                            serde_json::json!({"Ref": format!("{secret}Secret")}),
+                            "{at}"
+                        );
+                    }
+                }
+            }
+            data_statements.sort_by(|a, b| a.0.cmp(&b.0));
+            expected.sort_by(|a, b| a.0.cmp(&b.0));
+            assert_eq!(data_statements, expected, "{at}");
         }
     }
 }

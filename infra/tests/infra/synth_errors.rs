@@ -1,8 +1,8 @@
 //! Synth-time validation: each error names the construct path and says what to change.
 
 use infra::app::{
-    ApiKeySource, ApiKeysSpec, ApiSpec, App, AuthorizerSpec, Connect, ConnectAuthorization,
-    RouteSpec,
+    ApiKeySource, ApiKeysSpec, ApiSpec, App, AuthorizerSpec, Connect, ConnectAuthorization, Grant,
+    RouteSpec, TableAction,
 };
 use infra::constructs::authorizer::{AuthorizerProps, IdentitySource, WebSocketAuthorizer};
 use infra::constructs::function::{Assets, FunctionProps, LambdaFunction};
@@ -528,4 +528,37 @@ fn keys_from_an_authorizer_need_one_and_a_guard_needs_a_connect_route() {
         err.contains("app `gate`") && err.contains("no `$connect` route"),
         "{err}"
     );
+}
+
+#[test]
+fn a_grant_of_a_table_or_secret_the_app_lacks_names_the_function() {
+    let mut app = guarded_app(&["route.request.querystring.token"]);
+    app.routes = &[RouteSpec {
+        key: "$connect",
+        name: "Connect",
+        package: "connect",
+        grants: &[Grant::Table {
+            table: "Rooms",
+            actions: &[TableAction::PutItem],
+        }],
+    }];
+    let err = app
+        .synth(&stage("dev"), &manifest())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("wsecho-dev/Connect/Function") && err.contains("table `Rooms`"),
+        "{err}"
+    );
+    app.routes = &[RouteSpec {
+        key: "$connect",
+        name: "Connect",
+        package: "connect",
+        grants: &[Grant::ReadSecret("ApiToken")],
+    }];
+    let err = app
+        .synth(&stage("dev"), &manifest())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("secret `ApiToken`"), "{err}");
 }
