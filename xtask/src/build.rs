@@ -1,5 +1,11 @@
-//! `cargo xtask build`: every function crate → cargo-lambda release build → reproducible zip
-//! named by its sha256 → `assets.json`.
+//! `cargo xtask build`: every function crate → a build → reproducible zip named by its
+//! sha256 → `assets.json`.
+//!
+//! Two builds: `release`, what deploys get (cargo-lambda, the stage's architecture, the
+//! tuned release profile, one package per cargo call so features don't unify), and `local`,
+//! what `cargo xtask dev` and the tests run (plain cargo for this machine, the `local`
+//! profile: incremental, no LTO, every package in one cargo call). Each has its own assets
+//! folder.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,18 +22,40 @@ use crate::tools;
 use crate::workspace::{self, FunctionCrate};
 use assembly::bundle;
 
+/// Which build of the functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BuildProfile {
+    /// What deploys get: cargo-lambda, `[profile.release]`.
+    Release,
+    /// Quick to rebuild, for runs on this machine: plain cargo, `[profile.local]`.
+    Local,
+}
+
+impl BuildProfile {
+    fn folder(self) -> &'static str {
+        match self {
+            BuildProfile::Release => "assets",
+            BuildProfile::Local => "assets-local",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     pub arch: Architecture,
+    pub profile: BuildProfile,
     /// Build only these packages (all function crates when empty).
     pub packages: Vec<String>,
-    /// Where the zips and `assets.json` go (default: `target/wsecho/assets/<arch>`).
+    /// Where the zips and `assets.json` go (default: `target/wsecho/assets[-local]/<arch>`).
     pub out: Option<PathBuf>,
 }
 
-/// Where `build` puts an architecture's assets by default.
-pub fn default_out(target_dir: &Path, arch: Architecture) -> PathBuf {
-    target_dir.join("wsecho").join("assets").join(arch.as_str())
+/// Where `build` puts a profile's and architecture's assets by default.
+pub fn default_out(target_dir: &Path, profile: BuildProfile, arch: Architecture) -> PathBuf {
+    target_dir
+        .join("wsecho")
+        .join(profile.folder())
+        .join(arch.as_str())
 }
 
 /// What a build produced.
@@ -44,17 +72,85 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
     let out = opts
         .out
         .clone()
-        .unwrap_or_else(|| default_out(&target_dir, opts.arch));
+        .unwrap_or_else(|| default_out(&target_dir, opts.profile, opts.arch));
+    fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let assets = match opts.profile {
+        BuildProfile::Release => build_release(opts, &metadata, &selected, &out)?,
+        BuildProfile::Local => build_local(opts.arch, &metadata, &selected, &out)?,
+    };
 
+    let manifest_path = out.join(MANIFEST_FILE);
+    let manifest = merge(&manifest_path, opts.arch, assets, &all)?;
+    write_atomically(&manifest_path, manifest.to_json().as_bytes())?;
+    prune(&out, &manifest)?;
+    eprintln!("[build] wrote {}", manifest_path.display());
+    Ok(Built { manifest })
+}
+
+/// Every selected package in one `cargo build --profile local` for this machine.
+fn build_local(
+    arch: Architecture,
+    metadata: &cargo_metadata::Metadata,
+    selected: &[FunctionCrate],
+    out: &Path,
+) -> Result<Vec<FunctionAsset>> {
+    if Architecture::host() != Some(arch) {
+        anyhow::bail!(
+            "the local build is for this machine ({}), not {arch}: use `--profile release` for another architecture",
+            Architecture::host()
+                .map_or_else(|| "no Lambda architecture".to_owned(), |a| a.to_string())
+        );
+    }
+    let names: Vec<&str> = selected.iter().map(|f| f.package.as_str()).collect();
+    eprintln!("[build] {} ({arch}, local)", names.join(", "));
+    let started = Instant::now();
+    let mut cargo = Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())).args([
+        "build",
+        "--profile",
+        "local",
+        "--quiet",
+    ]);
+    for function in selected {
+        cargo = cargo.args(["--package", &function.package, "--bin", &function.bin]);
+    }
+    cargo
+        .current_dir(&metadata.workspace_root)
+        .run()
+        .with_context(|| {
+            format!(
+                "building {} failed; fix the compile errors above and save again (or run `cargo xtask build --profile local`)",
+                names.join(", ")
+            )
+        })?;
+    let bin_dir = metadata.target_directory.as_std_path().join("local");
+    let mut assets = Vec::new();
+    for function in selected {
+        assets.push(package(function, arch, &bin_dir.join(&function.bin), out)?);
+    }
+    eprintln!(
+        "[build] {} built and zipped in {:.1}s",
+        names.join(", "),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(assets)
+}
+
+/// Each selected package with cargo-lambda for the Lambda architecture `opts.arch`.
+fn build_release(
+    opts: &BuildOptions,
+    metadata: &cargo_metadata::Metadata,
+    selected: &[FunctionCrate],
+    out: &Path,
+) -> Result<Vec<FunctionAsset>> {
+    let target_dir: PathBuf = metadata.target_directory.clone().into();
     ensure_rust_target(opts.arch)?;
     let cargo_lambda = tools::CARGO_LAMBDA.ensure()?;
     // cargo-lambda finds zig through `python3 -m ziglang` in its own venv.
     let path = prepend_path(&tools::CARGO_LAMBDA.bin_dir())?;
     let lambda_dir = target_dir.join("lambda").join(opts.arch.as_str());
 
-    fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut assets = Vec::new();
-    for function in &selected {
+    for function in selected {
         eprintln!(
             "[build] {} ({}, release, {})",
             function.package,
@@ -85,7 +181,7 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
                 )
             })?;
         let binary_path = lambda_dir.join(&function.bin).join(bundle::BOOTSTRAP);
-        let asset = package(function, opts.arch, &binary_path, &out)?;
+        let asset = package(function, opts.arch, &binary_path, out)?;
         eprintln!(
             "[build] {} done in {:.1}s: {} ({} zipped, {} binary)",
             function.package,
@@ -96,13 +192,7 @@ pub fn build(opts: &BuildOptions) -> Result<Built> {
         );
         assets.push(asset);
     }
-
-    let manifest_path = out.join(MANIFEST_FILE);
-    let manifest = merge(&manifest_path, opts.arch, assets, &all)?;
-    write_atomically(&manifest_path, manifest.to_json().as_bytes())?;
-    prune(&out, &manifest)?;
-    eprintln!("[build] wrote {}", manifest_path.display());
-    Ok(Built { manifest })
+    Ok(assets)
 }
 
 fn select(all: &[FunctionCrate], wanted: &[String]) -> Result<Vec<FunctionCrate>> {
@@ -135,7 +225,7 @@ pub fn package(
 ) -> Result<FunctionAsset> {
     let binary = fs::read(binary_path).with_context(|| {
         format!(
-            "cargo-lambda reported success but {} is missing",
+            "the build reported success but {} is missing",
             binary_path.display()
         )
     })?;
@@ -248,8 +338,10 @@ mod tests {
     use super::*;
 
     /// The build is reproducible: rebuilding unchanged code gives byte-identical zips, so the
-    /// same S3 keys, so a deploy uploads nothing. Recompiles every function crate (for the
-    /// test assembly's architecture) and zips the result again into a folder of its own.
+    /// same S3 keys, so a deploy uploads nothing. Recompiles two function crates (one with
+    /// the management API's client, one with DynamoDB's; every crate is built the same way,
+    /// and a fat-LTO release build costs a minute each) for the test assembly's architecture
+    /// and zips the result again into a folder of its own.
     #[test]
     #[ignore = "needs the functions built by `cargo xtask test` (and cargo-lambda): it provides them"]
     fn rebuilding_unchanged_code_gives_identical_zips() {
@@ -259,9 +351,13 @@ mod tests {
 
         // Make cargo really compile every function crate again, not reuse its last output; the
         // old times are put back afterwards so the next `synth` doesn't rebuild for nothing.
+        const PACKAGES: [&str; 2] = ["echo", "chat-connect"];
         let functions = workspace::functions(&workspace::metadata().unwrap()).unwrap();
         let mut touched = Vec::new();
-        for function in &functions {
+        for function in functions
+            .iter()
+            .filter(|f| PACKAGES.contains(&f.package.as_str()))
+        {
             let main = function.manifest_dir.join("src").join("main.rs");
             let before = fs::metadata(&main).and_then(|m| m.modified()).unwrap();
             set_modified(&main, SystemTime::now());
@@ -271,7 +367,8 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let second = build(&BuildOptions {
             arch: first.architecture,
-            packages: Vec::new(),
+            profile: BuildProfile::Release,
+            packages: PACKAGES.map(str::to_owned).to_vec(),
             out: Some(out.path().to_owned()),
         });
         for (file, before) in touched {
@@ -279,9 +376,9 @@ mod tests {
         }
         let second = second.unwrap();
 
-        assert_eq!(second.manifest.functions.len(), first.functions.len());
-        for (a, b) in first.functions.iter().zip(&second.manifest.functions) {
-            assert_eq!(a.package, b.package);
+        assert_eq!(second.manifest.functions.len(), PACKAGES.len());
+        for b in &second.manifest.functions {
+            let a = first.function(&b.package).expect("built before");
             assert_eq!(
                 a.sha256, b.sha256,
                 "{}: a rebuild of unchanged code changed the zip",
@@ -310,6 +407,7 @@ mod tests {
         let out = tempfile::tempdir().unwrap().path().join("never-written");
         let err = build(&BuildOptions {
             arch: Architecture::X86_64,
+            profile: BuildProfile::Release,
             packages: vec!["no-such-function".into()],
             out: Some(out.clone()),
         })

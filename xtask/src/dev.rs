@@ -10,6 +10,7 @@ use assembly::Architecture;
 use clap::Args;
 use gateway::{DevOptions, Gateway};
 
+use crate::build::BuildProfile;
 use crate::synth::{self, AppStage, Format, SynthOptions};
 use crate::{watch, workspace};
 
@@ -32,10 +33,15 @@ pub struct DevArgs {
     /// Processes per function at most (Lambda's concurrency, scaled down).
     #[arg(long, default_value_t = 10)]
     pub max_concurrency: usize,
-    /// Rebuild and reload functions when their sources or the stage file change; connected
-    /// clients stay connected. Changes to infra or xtask need a restart (it says so).
+    /// Rebuild, re-synthesize and reload when the functions, the stage file or the app's
+    /// infrastructure code change; connected clients stay connected. Changes to xtask itself
+    /// need a restart (it says so).
     #[arg(long)]
     pub watch: bool,
+    /// Run the functions exactly as deploys build them (cargo-lambda, the release profile)
+    /// instead of the quick local build: slower to build, for fidelity checks.
+    #[arg(long)]
+    pub release: bool,
 }
 
 pub fn run(args: &DevArgs) -> Result<()> {
@@ -52,6 +58,11 @@ pub fn run(args: &DevArgs) -> Result<()> {
         format: Format::Json,
         out: Some(out.clone()),
         arch: Some(arch),
+        profile: if args.release {
+            BuildProfile::Release
+        } else {
+            BuildProfile::Local
+        },
     };
     let assembly = synth::synth(&synth_options)?;
     let try_it = synth::load_app(&args.target.app)?

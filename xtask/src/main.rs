@@ -11,6 +11,7 @@ mod process;
 mod sources;
 mod synth;
 mod test;
+mod token;
 mod tools;
 mod watch;
 mod workspace;
@@ -23,11 +24,12 @@ use assembly::Architecture;
 use clap::{Parser, Subcommand};
 
 use crate::bench::BenchArgs;
-use crate::build::BuildOptions;
+use crate::build::{BuildOptions, BuildProfile};
 use crate::deploy_args::{BootstrapArgs, DeployArgs, DestroyArgs, DiffArgs, GcArgs};
 use crate::dev::DevArgs;
 use crate::synth::{AppStage, AssemblyArgs, Format, SynthOptions};
 use crate::test::TestOptions;
+use crate::token::TokenArgs;
 
 #[derive(Parser)]
 #[command(
@@ -48,10 +50,14 @@ enum Command {
         /// Instruction set: arm64 (Graviton, the default) or x86_64.
         #[arg(long, default_value = "arm64")]
         arch: Architecture,
+        /// release: what deploys get (cargo-lambda); local: quick builds for this machine, what
+        /// `dev` runs.
+        #[arg(long, value_enum, default_value = "release")]
+        profile: BuildProfile,
         /// Build only this function crate (repeatable).
         #[arg(long = "package", short = 'p', value_name = "PACKAGE")]
         packages: Vec<String>,
-        /// Folder for the zips and assets.json [default: target/wsecho/assets/<arch>].
+        /// Folder for the zips and assets.json [default: target/wsecho/assets[-local]/<arch>].
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -113,6 +119,9 @@ enum Command {
     Codegen,
     /// Run the stack locally: the real functions behind an API Gateway WebSocket emulator.
     Dev(DevArgs),
+    /// Print a token the chat's `$connect` authorizer accepts (the running `dev`, or with
+    /// `--deployed` the deployed stage), and nothing else.
+    Token(TokenArgs),
     /// Run every test: unit, fixtures, snapshots, cfn-lint, build reproducibility, local gateway.
     Test(TestOptions),
     /// Benchmarks against AWS CDK, a bare echo server and published figures; writes
@@ -141,11 +150,13 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Build {
             arch,
+            profile,
             packages,
             out,
         } => {
             build::build(&BuildOptions {
                 arch,
+                profile,
                 packages,
                 out,
             })?;
@@ -161,6 +172,7 @@ fn run(cli: Cli) -> Result<()> {
                 format,
                 out,
                 arch,
+                profile: BuildProfile::Release,
             })?;
             println!("{}", dir.display());
         }
@@ -185,6 +197,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Codegen => codegen::write()?,
         Command::Dev(args) => dev::run(&args)?,
+        Command::Token(args) => token::run(&args)?,
         Command::Test(opts) => test::run(&opts)?,
         Command::Bench(args) => bench::run(&args)?,
     }

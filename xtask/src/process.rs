@@ -15,6 +15,7 @@ pub struct Cmd {
     program: OsString,
     args: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
+    removed: Vec<OsString>,
     cwd: Option<PathBuf>,
     /// Said when the program can't be started at all (not installed, not on PATH).
     missing_hint: Option<String>,
@@ -26,6 +27,7 @@ impl Cmd {
             program: program.as_ref().to_owned(),
             args: Vec::new(),
             envs: Vec::new(),
+            removed: Vec::new(),
             cwd: None,
             missing_hint: None,
         }
@@ -52,6 +54,12 @@ impl Cmd {
         self
     }
 
+    /// Runs without this variable of ours.
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Cmd {
+        self.removed.push(key.as_ref().to_owned());
+        self
+    }
+
     pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Cmd {
         self.cwd = Some(dir.as_ref().to_owned());
         self
@@ -66,6 +74,9 @@ impl Cmd {
     fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
         command.args(&self.args);
+        for k in &self.removed {
+            command.env_remove(k);
+        }
         for (k, v) in &self.envs {
             command.env(k, v);
         }

@@ -5,14 +5,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use assembly::{Architecture, Assembly, AssetManifest, MANIFEST_FILE, NewAssembly, StackInfo};
 use cargo_metadata::Metadata;
 use clap::ValueEnum;
 use infra::app::App;
 use infra::config::StageConfig;
 
-use crate::build::{self, BuildOptions};
+use crate::build::{self, BuildOptions, BuildProfile};
+use crate::process::Cmd;
 use crate::{sources, workspace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,6 +55,8 @@ pub struct SynthOptions {
     pub out: Option<PathBuf>,
     /// Overrides the stage config's architecture (`dev` and tests run this machine's).
     pub arch: Option<Architecture>,
+    /// Which build of the functions the assembly carries (`dev` runs the local one).
+    pub profile: BuildProfile,
 }
 
 /// Where an app's stage is synthesized unless told: `target/assembly/<app>/<stage>`.
@@ -68,8 +71,8 @@ pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
 
     let metadata = workspace::metadata()?;
     let target_dir: PathBuf = metadata.target_directory.clone().into();
-    let assets_dir = build::default_out(&target_dir, arch);
-    let manifest = fresh_assets(&metadata, &assets_dir, arch)?;
+    let assets_dir = build::default_out(&target_dir, opts.profile, arch);
+    let manifest = fresh_assets(&metadata, &assets_dir, opts.profile, arch)?;
 
     let started = Instant::now();
     let synthesized = app.synth(&config, &manifest)?;
@@ -92,7 +95,7 @@ pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
         template_yaml: yaml.as_deref(),
         manifest: &manifest,
         assets_dir: &assets_dir,
-        stack: &stack_info(&opts.target.stage, &config),
+        stack: &config.stack_info(&opts.target.stage),
     }
     .write(&dir)?;
     eprintln!(
@@ -106,12 +109,84 @@ pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
     Ok(dir)
 }
 
-fn stack_info(stage: &str, config: &StageConfig) -> StackInfo {
-    StackInfo {
-        stage: stage.to_owned(),
-        stack_name: config.stack_name().to_owned(),
-        region: config.region().to_owned(),
+/// [`synth`] by a child process: builds infra's `synth` binary from the sources as they are
+/// now and has it write the assembly. `dev --watch` uses it once the app's infrastructure
+/// code changed, since the model compiled into this xtask is the one it started with.
+pub fn synth_in_child(opts: &SynthOptions) -> Result<PathBuf> {
+    let metadata = workspace::metadata()?;
+    let target_dir: PathBuf = metadata.target_directory.clone().into();
+    let root = workspace::root();
+    let stage_file = infra::config::stage_file(&opts.target.app, &opts.target.stage);
+    if !stage_file.is_file() {
+        anyhow::bail!(
+            "app `{}` has no stage `{}`: {} does not exist",
+            opts.target.app,
+            opts.target.stage,
+            stage_file.display()
+        );
     }
+    // The architecture as the in-process synth picks it: the stage file's unless told.
+    let arch = match opts.arch {
+        Some(arch) => arch,
+        None => load_stage(load_app(&opts.target.app)?, &opts.target.stage)?.architecture(),
+    };
+    let assets_dir = build::default_out(&target_dir, opts.profile, arch);
+    fresh_assets(&metadata, &assets_dir, opts.profile, arch)?;
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| assembly_dir(&target_dir, &opts.target.app, &opts.target.stage));
+
+    let started = Instant::now();
+    // The functions' local profile: its dependencies are compiled already, and it is
+    // incremental.
+    Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            "local",
+            "-p",
+            "infra",
+            "--bin",
+            "synth",
+        ])
+        .current_dir(&root)
+        .run()
+        .context(
+            "the app's infrastructure code does not compile: fix the errors above and save again",
+        )?;
+    Cmd::new(target_dir.join("local").join("synth"))
+        .args(["--app", &opts.target.app, "--stage-file"])
+        .arg(&stage_file)
+        .arg("--assets")
+        .arg(assets_dir.join(MANIFEST_FILE))
+        .arg("--out")
+        .arg(&out)
+        .arg("--assembly")
+        .current_dir(&root)
+        .output()
+        .and_then(|output| {
+            if output.status.success() {
+                for warning in String::from_utf8_lossy(&output.stderr).lines() {
+                    eprintln!("[synth] {warning}");
+                }
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "the synthesis failed: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )
+            }
+        })?;
+    eprintln!(
+        "[synth] app {} stage {} ({arch}), by the infra sources as they are now, in {:.1} s → {}",
+        opts.target.app,
+        opts.target.stage,
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(out)
 }
 
 /// The app `--app` names.
@@ -147,6 +222,7 @@ pub fn load_stage(app: &App, stage: &str) -> Result<StageConfig> {
 fn fresh_assets(
     metadata: &Metadata,
     assets_dir: &Path,
+    profile: BuildProfile,
     arch: Architecture,
 ) -> Result<AssetManifest> {
     let manifest_path = assets_dir.join(MANIFEST_FILE);
@@ -158,6 +234,7 @@ fn fresh_assets(
     eprintln!("[synth] the functions' zips are missing or stale: building them");
     Ok(build::build(&BuildOptions {
         arch,
+        profile,
         packages: Vec::new(),
         out: Some(assets_dir.to_owned()),
     })?
@@ -216,6 +293,7 @@ impl AssemblyArgs {
                 format: Format::Json,
                 out: None,
                 arch: self.arch,
+                profile: BuildProfile::Release,
             })?,
         };
         Ok(Assembly::read(&dir)?)
@@ -227,10 +305,7 @@ impl AssemblyArgs {
             return Ok(StackInfo::read(dir)?);
         }
         let app = load_app(&self.target.app)?;
-        Ok(stack_info(
-            &self.target.stage,
-            &load_stage(app, &self.target.stage)?,
-        ))
+        Ok(load_stage(app, &self.target.stage)?.stack_info(&self.target.stage))
     }
 }
 
@@ -252,5 +327,37 @@ mod tests {
         assert_eq!(AppStage::default().app, "echo");
         let chat = Cli::parse_from(["x", "--app", "chat", "--stage", "prod"]).target;
         assert_eq!((chat.app.as_str(), chat.stage.as_str()), ("chat", "prod"));
+    }
+
+    /// What `dev --watch` does after an infra edit gives the assembly `dev` started with:
+    /// the same template, manifest and stack, from the local build of the functions.
+    #[test]
+    #[ignore = "builds every function with the local profile (minutes): `cargo xtask test` runs it"]
+    fn a_synthesis_by_a_child_process_writes_what_the_in_process_one_does() {
+        let scratch = tempfile::tempdir().unwrap();
+        let opts = |name: &str| SynthOptions {
+            target: AppStage::default(),
+            format: Format::Json,
+            out: Some(scratch.path().join(name)),
+            arch: Some(Architecture::host().expect("a Lambda architecture")),
+            profile: BuildProfile::Local,
+        };
+        let in_process = synth(&opts("in-process")).unwrap();
+        let in_child = synth_in_child(&opts("child")).unwrap();
+        assert_eq!(in_child, scratch.path().join("child"));
+        for file in [assembly::TEMPLATE_FILE, MANIFEST_FILE, assembly::STACK_FILE] {
+            assert_eq!(
+                fs::read_to_string(in_process.join(file)).unwrap(),
+                fs::read_to_string(in_child.join(file)).unwrap(),
+                "{file}"
+            );
+        }
+        let read = Assembly::read(&in_child).unwrap();
+        assert!(
+            read.manifest
+                .functions
+                .iter()
+                .all(|f| in_child.join(&f.zip).is_file())
+        );
     }
 }

@@ -11,6 +11,7 @@ use assembly::Architecture;
 use clap::Args;
 use testenv::Need;
 
+use crate::build::BuildProfile;
 use crate::process::Cmd;
 use crate::synth::{self, AppStage, Format, SynthOptions};
 use crate::tools;
@@ -49,6 +50,7 @@ pub fn run(opts: &TestOptions) -> Result<()> {
         format: Format::Json,
         out: Some(target_dir.join("assembly").join("test")),
         arch: Some(arch),
+        profile: BuildProfile::Release,
     })?;
     provided.push((Need::Assembly, assembly));
     // Every app's dev stage too, for the tests that run what each app guards its `$connect`
@@ -63,6 +65,7 @@ pub fn run(opts: &TestOptions) -> Result<()> {
             format: Format::Json,
             out: Some(apps.join(app.name)),
             arch: Some(arch),
+            profile: BuildProfile::Release,
         })?;
     }
     provided.push((Need::Apps, apps));

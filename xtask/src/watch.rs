@@ -1,5 +1,6 @@
-//! `cargo xtask dev --watch`: polls the sources, rebuilds and re-synthesizes on a change, and
-//! has the running gateway swap in the new functions while clients stay connected.
+//! `cargo xtask dev --watch`: polls the sources, rebuilds and re-synthesizes on a change (the
+//! app's infrastructure code by a child process), and has the running gateway swap in the new
+//! routes and functions while clients stay connected.
 //!
 //! Polling (every 500 ms, a few hundred `stat`s) instead of inotify: no new dependency, and it
 //! works the same on network and container file systems.
@@ -30,7 +31,11 @@ pub enum Kind {
     Function,
     /// A stage file: read by synth at run time, so synthesize and reload.
     Stage,
-    /// Code compiled into this xtask (infra's stack, the gateway): only a restart applies it.
+    /// The apps' infrastructure code (infra): synthesized from then on by a child process
+    /// built from the sources as they are, then reload.
+    Model,
+    /// Code compiled into this xtask (the gateway, the assembly contract): only a restart
+    /// applies it.
     Restart,
     /// Documentation: nothing to do.
     Docs,
@@ -57,8 +62,10 @@ pub fn classify(root: &Path, path: &Path) -> Kind {
         Kind::Docs
     } else if relative.starts_with("infra/stages") {
         Kind::Stage
-    } else if relative.starts_with("infra") || relative.starts_with("xtask") {
+    } else if relative.starts_with("infra/assembly") || relative.starts_with("xtask") {
         Kind::Restart
+    } else if relative.starts_with("infra") {
+        Kind::Model
     } else {
         Kind::Function
     }
@@ -111,6 +118,8 @@ pub async fn run(gateway: &Gateway, synth: SynthOptions) -> Result<()> {
     let root = workspace::root();
     let tool_crates = workspace::tool_crates(&workspace::metadata()?);
     let mut watcher = Watcher::new(watched(&root, &tool_crates))?;
+    // Once infra changed, the model compiled into this process is stale for good.
+    let mut model_changed = false;
     line(
         "watch",
         &format!(
@@ -132,11 +141,17 @@ pub async fn run(gateway: &Gateway, synth: SynthOptions) -> Result<()> {
                 continue;
             }
         };
-        on_change(gateway, &synth, &root, &changed).await;
+        on_change(gateway, &synth, &root, &changed, &mut model_changed).await;
     }
 }
 
-async fn on_change(gateway: &Gateway, synth: &SynthOptions, root: &Path, changed: &[PathBuf]) {
+async fn on_change(
+    gateway: &Gateway,
+    synth: &SynthOptions,
+    root: &Path,
+    changed: &[PathBuf],
+    model_changed: &mut bool,
+) {
     let shown: Vec<String> = changed
         .iter()
         .take(3)
@@ -160,7 +175,7 @@ async fn on_change(gateway: &Gateway, synth: &SynthOptions, root: &Path, changed
         line(
             "watch",
             &format!(
-                "{} is compiled into this xtask: stop and restart `cargo xtask dev` to apply it (function code and stage files reload by themselves)",
+                "{} is compiled into this xtask: stop and restart `cargo xtask dev` to apply it (function code, infrastructure code and stage files reload by themselves)",
                 path.strip_prefix(root).unwrap_or(path).display()
             ),
         );
@@ -170,9 +185,15 @@ async fn on_change(gateway: &Gateway, synth: &SynthOptions, root: &Path, changed
         .filter(|(k, _)| *k == Kind::Function)
         .map(|(_, p)| p.as_path())
         .collect();
-    if functions.is_empty() && !kinds.iter().any(|(k, _)| *k == Kind::Stage) {
+    *model_changed |= kinds.iter().any(|(k, _)| *k == Kind::Model);
+    if functions.is_empty()
+        && !kinds
+            .iter()
+            .any(|(k, _)| matches!(k, Kind::Stage | Kind::Model))
+    {
         return;
     }
+    let in_child = *model_changed;
 
     let started = Instant::now();
     let opts = synth.clone();
@@ -186,12 +207,17 @@ async fn on_change(gateway: &Gateway, synth: &SynthOptions, root: &Path, changed
             let changed: Vec<&Path> = functions.iter().map(PathBuf::as_path).collect();
             build::build(&BuildOptions {
                 arch: opts.arch.context("dev synthesizes for this machine")?,
+                profile: opts.profile,
                 packages: affected(&changed, &crates),
                 // Where synth looks: the architecture's default folder.
                 out: None,
             })?;
         }
-        synth::synth(&opts)
+        if in_child {
+            synth::synth_in_child(&opts)
+        } else {
+            synth::synth(&opts)
+        }
     })
     .await
     .context("the rebuild task failed")
@@ -255,8 +281,11 @@ mod tests {
         assert_eq!(kind("functions/shared/Cargo.toml"), Kind::Function);
         assert_eq!(kind("Cargo.lock"), Kind::Function);
         assert_eq!(kind("infra/stages/echo/dev.yaml"), Kind::Stage);
-        assert_eq!(kind("infra/src/stack.rs"), Kind::Restart);
-        assert_eq!(kind("infra/Cargo.toml"), Kind::Restart);
+        assert_eq!(kind("infra/src/stack.rs"), Kind::Model);
+        assert_eq!(kind("infra/src/apps/echo.rs"), Kind::Model);
+        assert_eq!(kind("infra/Cargo.toml"), Kind::Model);
+        assert_eq!(kind("infra/assembly/src/folder.rs"), Kind::Restart);
+        assert_eq!(kind("xtask/src/dev.rs"), Kind::Restart);
         assert_eq!(kind("xtask/gateway/src/pool.rs"), Kind::Restart);
         assert_eq!(kind("functions/README.md"), Kind::Docs);
     }

@@ -4,6 +4,11 @@
 //! The synthesis step alone, as a small release binary, so `cargo xtask bench` can time it
 //! against `cdk synth` process for process (cargo and the build are not in the way):
 //!
+//! With `--assembly` it writes the whole assembly instead (template, manifest, zips,
+//! `stack.json`): `cargo xtask dev --watch` runs it as a child process once the app's
+//! infrastructure code changed, so the running gateway picks up the new model without a
+//! restart (as `cdk synth` runs the app).
+//!
 //! ```sh
 //! cargo build --release -p infra --bin synth
 //! target/release/synth --app echo --stage-file infra/stages/echo/dev.yaml \
@@ -12,16 +17,18 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use assembly::{AssetManifest, TEMPLATE_FILE, write_atomically};
+use assembly::{AssetManifest, NewAssembly, TEMPLATE_FILE, write_atomically};
 use infra::config::StageConfig;
 
 const USAGE: &str =
-    "usage: synth [--app NAME] --stage-file STAGE.yaml --assets assets.json --out DIR
+    "usage: synth [--app NAME] --stage-file STAGE.yaml --assets assets.json --out DIR [--assembly]
 
 Synthesizes an app's stack for a stage and writes DIR/template.json (atomically).
+  --assembly          write the whole assembly into DIR instead (template.json, the manifest
+                      and its zips, stack.json), replacing DIR's previous one atomically
   --app NAME          the app (infra/src/apps/), default: echo
   --stage-file PATH   the stage config, e.g. infra/stages/echo/dev.yaml
   --assets PATH       the asset manifest `cargo xtask build` wrote, e.g.
@@ -34,6 +41,7 @@ struct Args {
     stage_file: PathBuf,
     assets: PathBuf,
     out: PathBuf,
+    assembly: bool,
 }
 
 /// What went wrong, said to the user; usage mistakes also get the usage text.
@@ -63,11 +71,16 @@ fn main() -> ExitCode {
 /// `Ok(None)` means `--help` was asked for (and printed).
 fn parse(mut argv: impl Iterator<Item = OsString>) -> Result<Option<Args>, Failure> {
     let (mut app, mut stage_file, mut assets, mut out) = (None, None, None, None);
+    let mut assembly = false;
     while let Some(arg) = argv.next() {
         let slot = match arg.to_str() {
             Some("-h" | "--help") => {
                 println!("{USAGE}");
                 return Ok(None);
+            }
+            Some("--assembly") => {
+                assembly = true;
+                continue;
             }
             Some("--app") => &mut app,
             Some("--stage-file") => &mut stage_file,
@@ -99,6 +112,7 @@ fn parse(mut argv: impl Iterator<Item = OsString>) -> Result<Option<Args>, Failu
         stage_file: need(stage_file, "--stage-file")?,
         assets: need(assets, "--assets")?,
         out: need(out, "--out")?,
+        assembly,
     }))
 }
 
@@ -114,11 +128,30 @@ fn run(args: &Option<Args>) -> Result<Option<PathBuf>, Failure> {
     for warning in &synthesized.warnings {
         eprintln!("{warning}");
     }
+    let json = synthesized.template.to_json();
+    if args.assembly {
+        let stage = args
+            .stage_file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let assets_dir = args.assets.parent().unwrap_or(Path::new("."));
+        return NewAssembly {
+            template_json: &json,
+            template_yaml: None,
+            manifest: &manifest,
+            assets_dir,
+            stack: &config.stack_info(&stage),
+        }
+        .write(&args.out)
+        .map(|()| Some(args.out.clone()))
+        .map_err(|e| run_error(&e));
+    }
     let written = fs::create_dir_all(&args.out)
         .map_err(|e| e.to_string())
         .and_then(|()| {
             let path = args.out.join(TEMPLATE_FILE);
-            write_atomically(&path, synthesized.template.to_json().as_bytes())
+            write_atomically(&path, json.as_bytes())
                 .map(|()| path)
                 .map_err(|e| e.to_string())
         });
@@ -153,6 +186,7 @@ mod tests {
                 stage_file: "s.yaml".into(),
                 assets: "a.json".into(),
                 out: "o".into(),
+                assembly: false,
             })
         );
     }
@@ -202,10 +236,9 @@ mod tests {
         dir
     }
 
-    #[test]
-    fn synthesizes_the_dev_stage_into_template_json_and_nothing_else() {
+    /// An asset manifest for the echo app's packages in `dir`, with a small file as each zip.
+    fn echo_assets(dir: &Path) -> PathBuf {
         use assembly::{Architecture, FunctionAsset, MANIFEST_VERSION};
-        let dir = scratch("ok");
         let app = infra::apps::find("echo").unwrap();
         let functions = app
             .packages()
@@ -213,6 +246,7 @@ mod tests {
             .enumerate()
             .map(|(i, package)| {
                 let sha256 = format!("{i:064x}");
+                fs::write(dir.join(format!("{sha256}.zip")), package).unwrap();
                 FunctionAsset {
                     package: (*package).to_owned(),
                     architecture: Architecture::Arm64,
@@ -228,13 +262,23 @@ mod tests {
             architecture: Architecture::Arm64,
             functions,
         };
-        fs::write(dir.join("assets.json"), manifest.to_json()).unwrap();
+        let path = dir.join("assets.json");
+        fs::write(&path, manifest.to_json()).unwrap();
+        path
+    }
+
+    #[test]
+    fn synthesizes_the_dev_stage_into_template_json_and_nothing_else() {
+        let dir = scratch("ok");
+        let app = infra::apps::find("echo").unwrap();
+        echo_assets(&dir);
         let out = dir.join("out");
         let written = run(&Some(Args {
             app: "echo".into(),
             stage_file: infra::config::stage_file("echo", "dev"),
             assets: dir.join("assets.json"),
             out: out.clone(),
+            assembly: false,
         }))
         .unwrap_or_else(|_| panic!("the dev stage synthesizes"));
         assert_eq!(written, Some(out.join("template.json")));
@@ -257,6 +301,34 @@ mod tests {
     }
 
     #[test]
+    fn with_assembly_it_writes_an_assembly_dev_and_deploy_can_read() {
+        let dir = scratch("assembly");
+        let assets = echo_assets(&dir);
+        let out = dir.join("assembly");
+        let written = run(&Some(Args {
+            app: "echo".into(),
+            stage_file: infra::config::stage_file("echo", "dev"),
+            assets,
+            out: out.clone(),
+            assembly: true,
+        }))
+        .unwrap_or_else(|_| panic!("the dev stage synthesizes"));
+        assert_eq!(written, Some(out.clone()));
+        let read = assembly::Assembly::read(&out).expect("a readable assembly");
+        assert_eq!(read.stack.stage, "dev");
+        assert_eq!(read.stack.stack_name, "wsecho-dev");
+        assert_eq!(read.manifest.functions.len(), 4);
+        for function in &read.manifest.functions {
+            assert!(
+                out.join(&function.zip).is_file(),
+                "{}",
+                function.zip.display()
+            );
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_missing_stage_file_is_a_clear_error() {
         // Its own existing folder: the failed run must leave no template in it.
         let dir =
@@ -267,6 +339,7 @@ mod tests {
             stage_file: dir.join("nope.yaml"),
             assets: dir.join("assets.json"),
             out: dir.clone(),
+            assembly: false,
         });
         match run(&parsed) {
             Err(Failure::Run(m)) => assert!(m.contains("nope.yaml"), "{m}"),

@@ -36,6 +36,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
         let started = Instant::now();
         let built = build::build(&BuildOptions {
             arch,
+            profile: build::BuildProfile::Release,
             packages: Vec::new(),
             out: None,
         })?;

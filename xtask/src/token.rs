@@ -1,0 +1,299 @@
+//! `cargo xtask token`: a token the chat's `$connect` authorizer accepts, signed with the
+//! key its stack generated, for the running `cargo xtask dev` or (`--deployed`) the deployed
+//! stage. Prints the token and nothing else on stdout, so `wscat -c "…?token=$(cargo xtask
+//! token --app chat --user alice)"` works.
+//!
+//! The key is read where the stack keeps it (Secrets Manager: moto for a local run, AWS for a
+//! deployed stage) through the AWS CLI, and is never written anywhere.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result, bail};
+use assembly::{LocalServices, StackInfo, TEMPLATE_FILE};
+use clap::Args;
+use serde_json::Value;
+
+use crate::deploy_args::AwsArgs;
+use crate::process::Cmd;
+use crate::synth::{self, AppStage};
+use crate::{tools, workspace};
+
+const SECRET_TYPE: &str = "AWS::SecretsManager::Secret";
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub target: AppStage,
+    /// The user the token names: who `sendmessage` says a message is from.
+    #[arg(long)]
+    pub user: String,
+    /// How long the token is valid, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub lifetime: u64,
+    /// For the deployed stage (reads its key with your AWS credentials) instead of the
+    /// stage `cargo xtask dev` runs.
+    #[arg(long)]
+    pub deployed: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+pub fn run(args: &TokenArgs) -> Result<()> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("the clock is before 1970")?
+        .as_secs();
+    let claims = chat_token::Claims::new(&args.user, now, args.lifetime)
+        .map_err(|e| anyhow::anyhow!("--user {:?}: {e}", args.user))?;
+    let key = if args.deployed {
+        deployed_key(args)?
+    } else {
+        local_key(args)?
+    };
+    println!("{}", chat_token::sign(key.as_bytes(), &claims));
+    Ok(())
+}
+
+/// The key from the Secrets Manager the running `cargo xtask dev` provides.
+fn local_key(args: &TokenArgs) -> Result<String> {
+    let target_dir: PathBuf = workspace::metadata()?.target_directory.into();
+    let AppStage { app, stage } = &args.target;
+    let local = format!("{stage}-local");
+    let assembly = synth::assembly_dir(&target_dir, app, &local);
+    let run_dev = format!("start it with `cargo xtask dev --app {app} --stage {stage}`");
+    let services_path = services_file(&assembly);
+    let services = LocalServices::read(&services_path)
+        .with_context(|| format!("no local services for app `{app}` stage `{stage}`: {run_dev}"))?;
+    if !running(services.pid) {
+        bail!(
+            "the `cargo xtask dev` that wrote {} (pid {}) is gone: {run_dev}",
+            services_path.display(),
+            services.pid
+        );
+    }
+    let template = read_json(&assembly.join(TEMPLATE_FILE))?;
+    let logical_id = signing_secret(&template, app)?;
+    let secret_id = services.resources.get(&logical_id).with_context(|| {
+        format!(
+            "the running `cargo xtask dev` provides no {logical_id} (it provides {}): restart it",
+            services
+                .resources
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    let stack = StackInfo::read(&assembly)?;
+    // moto checks no credentials, but the CLI wants some.
+    aws_cli(args)?
+        .args([
+            "secretsmanager",
+            "get-secret-value",
+            "--secret-id",
+            secret_id,
+        ])
+        .args(["--query", "SecretString", "--output", "text"])
+        .args([
+            "--endpoint-url",
+            &services.endpoint,
+            "--region",
+            &stack.region,
+        ])
+        .env("AWS_ACCESS_KEY_ID", "wsecho-local")
+        .env("AWS_SECRET_ACCESS_KEY", "wsecho-local")
+        // A profile would win over the variables above.
+        .env_remove("AWS_PROFILE")
+        .read()
+        .map(|text| text.trim_end().to_owned())
+        .context("cannot read the signing key from the local services")
+}
+
+/// The key of the deployed stage, with the caller's credentials.
+fn deployed_key(args: &TokenArgs) -> Result<String> {
+    let app = synth::load_app(&args.target.app)?;
+    let stack = synth::load_stage(app, &args.target.stage)?.stack_info(&args.target.stage);
+    let region = args.aws.region.clone().unwrap_or(stack.region.clone());
+    let aws = || -> Result<Cmd> {
+        let mut cmd = aws_cli(args)?.args(["--region", &region, "--output", "text"]);
+        if let Some(profile) = &args.aws.profile {
+            cmd = cmd.args(["--profile", profile]);
+        }
+        if let Some(endpoint) = &args.aws.endpoint_url {
+            cmd = cmd.args(["--endpoint-url", endpoint]);
+        }
+        Ok(cmd)
+    };
+    let not_deployed = || {
+        format!(
+            "cannot read stack {} in {region}: deploy it first (`cargo xtask deploy --app {} --stage {}`)",
+            stack.stack_name, args.target.app, args.target.stage
+        )
+    };
+    let template_text = aws()?
+        .args([
+            "cloudformation",
+            "get-template",
+            "--stack-name",
+            &stack.stack_name,
+        ])
+        .args(["--query", "TemplateBody"])
+        .args(["--output", "json"])
+        .read()
+        .with_context(not_deployed)?;
+    let template = parse_template_body(&template_text)?;
+    let logical_id = signing_secret(&template, &args.target.app)?;
+    let secret_id = aws()?
+        .args(["cloudformation", "describe-stack-resource"])
+        .args([
+            "--stack-name",
+            &stack.stack_name,
+            "--logical-resource-id",
+            &logical_id,
+        ])
+        .args(["--query", "StackResourceDetail.PhysicalResourceId"])
+        .read()
+        .with_context(not_deployed)?;
+    aws()?
+        .args(["secretsmanager", "get-secret-value", "--secret-id", secret_id.trim()])
+        .args(["--query", "SecretString"])
+        .read()
+        .map(|text| text.trim_end().to_owned())
+        .with_context(|| {
+            format!(
+                "cannot read the signing key {logical_id} of stack {}: your credentials need secretsmanager:GetSecretValue on it",
+                stack.stack_name
+            )
+        })
+}
+
+/// `get-template --query TemplateBody --output json` prints the template as JSON, or (for a
+/// template sent as JSON text) a JSON string holding it.
+fn parse_template_body(text: &str) -> Result<Value> {
+    let value: Value = serde_json::from_str(text).context("the deployed template is not JSON")?;
+    match value {
+        Value::String(inner) => {
+            serde_json::from_str(&inner).context("the deployed template is not JSON")
+        }
+        other => Ok(other),
+    }
+}
+
+/// The one generated secret of the app's template: the key its tokens are signed with.
+fn signing_secret(template: &Value, app: &str) -> Result<String> {
+    let secrets: Vec<&String> = template["Resources"]
+        .as_object()
+        .map(|resources| {
+            resources
+                .iter()
+                .filter(|(_, r)| r["Type"] == SECRET_TYPE)
+                .map(|(id, _)| id)
+                .collect()
+        })
+        .unwrap_or_default();
+    match secrets.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => bail!(
+            "app `{app}` has no generated secret to sign tokens with: `token` is for apps whose `$connect` authorizer verifies signed tokens (chat)"
+        ),
+        many => bail!(
+            "app `{app}` has several secrets ({}): `token` cannot tell which one signs tokens",
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Where `cargo xtask dev` writes what it provides, beside the assembly it runs.
+pub fn services_file(assembly: &Path) -> PathBuf {
+    let name = assembly
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    assembly.with_file_name(format!(".{name}.services.json"))
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read {}: is `cargo xtask dev` running?",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// Whether a process with this pid runs (a zombie does not count).
+fn running(pid: u32) -> bool {
+    let stat = Path::new("/proc").join(pid.to_string()).join("stat");
+    match std::fs::read_to_string(stat) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        // No /proc (macOS): trust the file.
+        Err(_) => !Path::new("/proc/self").exists(),
+    }
+}
+
+fn aws_cli(args: &TokenArgs) -> Result<Cmd> {
+    let cli = match &args.aws.aws_cli {
+        Some(path) => path.clone(),
+        None => tools::AWS_CLI.ensure()?,
+    };
+    Ok(Cmd::new(cli))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signing_secret_is_the_templates_one_secret() {
+        let template = serde_json::json!({"Resources": {
+            "ConnectionsTable": {"Type": "AWS::DynamoDB::Table"},
+            "SigningKeySecret": {"Type": SECRET_TYPE},
+        }});
+        assert_eq!(
+            signing_secret(&template, "chat").unwrap(),
+            "SigningKeySecret"
+        );
+        let none =
+            serde_json::json!({"Resources": {"EchoFunction": {"Type": "AWS::Lambda::Function"}}});
+        let err = signing_secret(&none, "echo").unwrap_err().to_string();
+        assert!(err.contains("no generated secret"), "{err}");
+        let two = serde_json::json!({"Resources": {
+            "A": {"Type": SECRET_TYPE}, "B": {"Type": SECRET_TYPE},
+        }});
+        let err = signing_secret(&two, "x").unwrap_err().to_string();
+        assert!(err.contains("A, B"), "{err}");
+    }
+
+    #[test]
+    fn the_deployed_template_body_is_read_in_either_form() {
+        let object = r#"{"Resources": {}}"#;
+        assert_eq!(
+            parse_template_body(object).unwrap(),
+            serde_json::json!({"Resources": {}})
+        );
+        let string = serde_json::to_string(object).unwrap();
+        assert_eq!(
+            parse_template_body(&string).unwrap(),
+            serde_json::json!({"Resources": {}})
+        );
+    }
+
+    #[test]
+    fn the_services_file_is_beside_the_assembly() {
+        assert_eq!(
+            services_file(Path::new("/t/assembly/chat/dev-local")),
+            Path::new("/t/assembly/chat/.dev-local.services.json")
+        );
+        assert!(running(std::process::id()));
+    }
+}
