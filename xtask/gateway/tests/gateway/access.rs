@@ -218,6 +218,28 @@ async fn every_identity_source_kind_is_required_before_the_authorizer_runs() {
 }
 
 #[tokio::test]
+async fn the_authorizer_event_has_the_shape_api_gateway_sends() {
+    bounded(async {
+        let asm = guarded("auth-event-shape", |t| {
+            add_authorizer(t, &["route.request.querystring.token"]);
+        });
+        let gw = asm.start().await;
+        let url = format!("{}?token=let-me-in", gw.url());
+        let mut client = open(request(&url, &[("user-agent", "gateway-test/1")])).await;
+        let id = connection_id(&mut client).await;
+        let event = asm.recorded(&id, "authorizer").await;
+        // functions/shared/fixtures/authorizer.json
+        crate::events::assert_same_shape("authorizer", &event);
+        assert_eq!(
+            event["requestContext"]["identity"]["userAgent"],
+            "gateway-test/1"
+        );
+        gw.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn authorizer_answers_give_api_gateways_statuses() {
     bounded(async {
         let asm = guarded("auth-outcomes", |t| {
@@ -892,6 +914,78 @@ async fn the_real_functions_run_behind_iam_and_an_api_key() {
         assert_eq!(status(request(&gw.url(), &[("x-api-key", &key.value)])).await, 403, "unsigned");
         let mut client = open(request(&url, &[("x-api-key", &key.value)])).await;
         send(&mut client, json!({"action": "echo", "message": "hi"}).to_string()).await;
+        let reply = next_json(&mut client).await;
+        assert_eq!(reply["received"]["message"], "hi", "{reply}");
+        client.close(None).await.unwrap();
+        gw.shutdown().await;
+    })
+    .await;
+}
+
+async fn start_app(app: &str) -> gateway::Gateway {
+    let assembly = testenv::app_assembly(app);
+    gateway::start(gateway::DevOptions::new(&assembly))
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "the gateway cannot run {}: {}",
+                assembly.display(),
+                error_chain(&e)
+            )
+        })
+}
+
+/// The `guarded` app as synthesized: its Rust authorizer admits the stage's token holders.
+#[tokio::test]
+#[ignore = "needs every app's assembly: `cargo xtask test` provides it"]
+async fn the_guarded_app_admits_the_holders_of_its_tokens() {
+    bounded(async {
+        let gw = start_app("guarded").await;
+        let url = gw.url();
+        assert_eq!(status(request(&url, &[])).await, 401, "no token");
+        assert_eq!(
+            status(request(&format!("{url}?token=not-a-token"), &[])).await,
+            401
+        );
+        // infra/stages/guarded/dev.yaml admits `let-me-in` as alice.
+        let mut client = open(request(&format!("{url}?token=let-me-in"), &[])).await;
+        send(
+            &mut client,
+            json!({"action": "echo", "message": "hi"}).to_string(),
+        )
+        .await;
+        let reply = next_json(&mut client).await;
+        assert_eq!(reply["received"]["message"], "hi", "{reply}");
+        client.close(None).await.unwrap();
+        gw.shutdown().await;
+    })
+    .await;
+}
+
+/// The `signed` app as synthesized: an IAM signature and one of its API keys.
+#[tokio::test]
+#[ignore = "needs every app's assembly: `cargo xtask test` provides it"]
+async fn the_signed_app_needs_a_signature_and_an_api_key() {
+    bounded(async {
+        let gw = start_app("signed").await;
+        let key = gw
+            .api_keys()
+            .into_iter()
+            .next()
+            .expect("the signed app has an API key on its dev stage");
+        let presigned = gw.presigned_url(Duration::from_secs(60));
+        assert_eq!(status(request(&presigned, &[])).await, 403, "no key");
+        assert_eq!(
+            status(request(&gw.url(), &[("x-api-key", &key.value)])).await,
+            403,
+            "not signed"
+        );
+        let mut client = open(request(&presigned, &[("x-api-key", &key.value)])).await;
+        send(
+            &mut client,
+            json!({"action": "echo", "message": "hi"}).to_string(),
+        )
+        .await;
         let reply = next_json(&mut client).await;
         assert_eq!(reply["received"]["message"], "hi", "{reply}");
         client.close(None).await.unwrap();

@@ -55,7 +55,8 @@ fn differences(path: &str, expected: &Value, actual: &Value, out: &mut Vec<Strin
     }
 }
 
-fn assert_same_shape(name: &str, actual: &Value) {
+/// Fails naming every field whose presence or JSON type differs from fixture `name`'s.
+pub fn assert_same_shape(name: &str, actual: &Value) {
     let mut out = Vec::new();
     differences(name, &fixture(name), actual, &mut out);
     assert!(
