@@ -72,6 +72,8 @@ impl Answer {
 struct State {
     connections: usize,
     recorded: Vec<Recorded>,
+    /// Answers by request target, before the script.
+    routes: Vec<(String, Answer)>,
     script: VecDeque<Answer>,
     fallback: Answer,
 }
@@ -86,6 +88,17 @@ pub struct Endpoint {
 impl Endpoint {
     /// Starts a server answering `script` in order, then `fallback` to every further request.
     pub async fn start(script: Vec<Answer>, fallback: Answer) -> Self {
+        Self::start_routed(Vec::new(), script, fallback).await
+    }
+
+    /// Starts a server answering a request for one of `routes`' targets (as sent, e.g.
+    /// `/dev/@connections/abc%3D`) with that route's answer, whatever the order of requests
+    /// (a broadcast posts concurrently); other requests as [`Endpoint::start`] does.
+    pub async fn start_routed(
+        routes: Vec<(String, Answer)>,
+        script: Vec<Answer>,
+        fallback: Answer,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -93,6 +106,7 @@ impl Endpoint {
         let state = Arc::new(Mutex::new(State {
             connections: 0,
             recorded: Vec::new(),
+            routes,
             script: script.into(),
             fallback,
         }));
@@ -133,9 +147,14 @@ async fn handle(mut stream: TcpStream, state: Arc<Mutex<State>>) {
     while let Some(request) = read_request(&mut stream).await {
         let answer = {
             let mut state = state.lock().expect("state lock");
+            let routed = state
+                .routes
+                .iter()
+                .find(|(target, _)| *target == request.path)
+                .map(|(_, answer)| answer.clone());
             state.recorded.push(request);
             let fallback = state.fallback.clone();
-            state.script.pop_front().unwrap_or(fallback)
+            routed.unwrap_or_else(|| state.script.pop_front().unwrap_or(fallback))
         };
         let mut head = format!(
             "HTTP/1.1 {} {}\r\ncontent-length: {}\r\n",
