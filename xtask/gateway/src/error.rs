@@ -96,6 +96,41 @@ pub enum Error {
     },
 
     #[error(
+        "{logical_id}: the local gateway provides a {resource_type} with a moto server, and it was given none (DevOptions::local_services; `cargo xtask dev` passes the pinned moto_server)"
+    )]
+    NoLocalServices {
+        logical_id: String,
+        resource_type: &'static str,
+    },
+
+    #[error("cannot start the local AWS services ({path}, log {log})")]
+    StartLocalServices {
+        path: PathBuf,
+        log: PathBuf,
+        #[source]
+        error: io::Error,
+    },
+
+    #[error("{path} does not answer on {endpoint}: {why}; its log: {log}")]
+    LocalServicesSilent {
+        path: PathBuf,
+        endpoint: String,
+        log: PathBuf,
+        why: String,
+    },
+
+    #[error(
+        "{logical_id}: cannot create the {resource_type} in the local services at {endpoint} (moto's log: {log}): {problem}"
+    )]
+    LocalService {
+        logical_id: String,
+        resource_type: &'static str,
+        endpoint: String,
+        log: PathBuf,
+        problem: String,
+    },
+
+    #[error(
         "the template's stage is now `{new}` (it was `{old}`): the stage is in the clients' URLs and the functions' management endpoint, so the gateway keeps serving `{old}`; restart `cargo xtask dev` to serve the new one"
     )]
     StageChanged { old: String, new: String },

@@ -318,7 +318,7 @@ pub(crate) fn verify(
             canonical_uri(path),
             signed.signed_headers
         );
-        let expected = signature(credentials, signed_at, signed.amz_date, &request);
+        let expected = signature(credentials, SERVICE, signed_at, signed.amz_date, &request);
         constant_time_eq(expected.as_bytes(), signed.signature.as_bytes())
     });
     if matches {
@@ -366,19 +366,70 @@ pub(crate) fn presign(
         assembly::sha256_hex(b"")
     );
     let signed_at = parse_amz_date(&date).unwrap_or(now);
-    let signature = signature(credentials, signed_at, &date, &request);
+    let signature = signature(credentials, SERVICE, signed_at, &date, &request);
     format!("{query}&X-Amz-Signature={signature}")
+}
+
+/// The headers that sign an AWS JSON-protocol `POST /` to `host` for `service` (its SigV4
+/// name: `dynamodb`, `secretsmanager`): `X-Amz-Date`, `X-Amz-Security-Token` and
+/// `Authorization`, over `headers` (the request's other headers, `host` excluded) and `body`.
+/// What the gateway calls the local AWS services with, as an SDK would.
+pub(crate) fn sign_post(
+    credentials: &Credentials,
+    service: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    now: SystemTime,
+) -> Vec<(&'static str, String)> {
+    let date = amz_date(now);
+    let mut all: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), canonical_value(v)))
+        .collect();
+    all.push(("host".to_owned(), canonical_value(host)));
+    all.push(("x-amz-date".to_owned(), date.clone()));
+    all.push((
+        "x-amz-security-token".to_owned(),
+        credentials.session_token.clone(),
+    ));
+    all.sort();
+    let canonical_headers: String = all.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let signed_headers = all
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
+    let request = format!(
+        "POST\n/\n\n{canonical_headers}\n{signed_headers}\n{}",
+        assembly::sha256_hex(body)
+    );
+    let signed_at = parse_amz_date(&date).unwrap_or(now);
+    let signature = signature(credentials, service, signed_at, &date, &request);
+    vec![
+        (
+            "Authorization",
+            format!(
+                "{ALGORITHM} Credential={}/{}/{REGION}/{service}/aws4_request, SignedHeaders={signed_headers}, Signature={signature}",
+                credentials.access_key_id,
+                &date[..8]
+            ),
+        ),
+        ("X-Amz-Date", date),
+        ("X-Amz-Security-Token", credentials.session_token.clone()),
+    ]
 }
 
 /// Signs a canonical request: the string to sign, then aws-sigv4's signing key and HMAC.
 fn signature(
     credentials: &Credentials,
+    service: &str,
     signed_at: SystemTime,
     amz_date: &str,
     canonical_request: &str,
 ) -> String {
     let string_to_sign = format!(
-        "{ALGORITHM}\n{amz_date}\n{}/{REGION}/{SERVICE}/aws4_request\n{}",
+        "{ALGORITHM}\n{amz_date}\n{}/{REGION}/{service}/aws4_request\n{}",
         &amz_date[..8],
         assembly::sha256_hex(canonical_request.as_bytes())
     );
@@ -386,7 +437,7 @@ fn signature(
         &credentials.secret_access_key,
         signed_at,
         REGION,
-        SERVICE,
+        service,
     );
     aws_sigv4::sign::v4::calculate_signature(key, string_to_sign.as_bytes())
 }

@@ -16,6 +16,9 @@ pub(crate) struct Context<'a> {
     pub(crate) refs: &'a BTreeMap<String, String>,
     /// What `GetAtt X.Arn` gives locally, by logical ID.
     pub(crate) arns: &'a BTreeMap<String, String>,
+    /// Other attributes `GetAtt` gives locally (a local table's `StreamArn`, a secret's `Id`),
+    /// by logical ID, then attribute.
+    pub(crate) attributes: &'a BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Context<'_> {
@@ -46,8 +49,9 @@ impl Context<'_> {
     }
 
     fn attribute(&self, name: &str, attribute: &str) -> Result<String, String> {
-        match (attribute, self.arns.get(name)) {
-            ("Arn", Some(arn)) => Ok(arn.clone()),
+        let other = self.attributes.get(name).and_then(|a| a.get(attribute));
+        match (attribute, self.arns.get(name), other) {
+            ("Arn", Some(arn), _) | (_, _, Some(arn)) => Ok(arn.clone()),
             _ => Err(format!(
                 "`Fn::GetAtt: {name}.{attribute}` has no local value"
             )),
@@ -153,17 +157,26 @@ mod tests {
     fn resolves_pseudo_parameters_and_references() {
         let refs = BTreeMap::from([("Api".to_owned(), "abc123".to_owned())]);
         let arns = BTreeMap::new();
+        let attributes = BTreeMap::from([(
+            "Table".to_owned(),
+            BTreeMap::from([("StreamArn".to_owned(), "arn:stream".to_owned())]),
+        )]);
         let ctx = Context {
             region: "eu-west-1",
             account: "000000000000",
             stack: "wsecho-dev",
             refs: &refs,
             arns: &arns,
+            attributes: &attributes,
         };
         let v = json!({"Fn::Sub": "${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${!x}"});
         assert_eq!(
             resolve(&v, &ctx).unwrap(),
             "abc123.execute-api.eu-west-1.amazonaws.com/${x}"
+        );
+        assert_eq!(
+            resolve(&json!({"Fn::GetAtt": ["Table", "StreamArn"]}), &ctx).unwrap(),
+            "arn:stream"
         );
         let err = resolve(&json!({"Ref": "Table"}), &ctx).unwrap_err();
         assert!(err.contains("Table"), "{err}");

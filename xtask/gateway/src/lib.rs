@@ -32,6 +32,7 @@ mod reload;
 pub mod runtime;
 mod selection;
 mod server;
+mod services;
 mod state;
 mod tasks;
 mod template;
@@ -81,6 +82,10 @@ pub struct DevOptions {
     /// own outside the assembly keeps them across a synth (which replaces the assembly
     /// folder), and is pruned at start of binaries the assembly no longer names.
     pub unpacked: Option<PathBuf>,
+    /// The moto_server binary that provides the template's DynamoDB tables and Secrets
+    /// Manager secrets on 127.0.0.1 (started only for a template that has some; its log goes
+    /// to `moto.log` in the `unpacked` folder). `None`: such a template is refused.
+    pub local_services: Option<PathBuf>,
 }
 
 impl DevOptions {
@@ -95,6 +100,7 @@ impl DevOptions {
             max_duration: Duration::from_secs(2 * 60 * 60),
             max_concurrency: 10,
             unpacked: None,
+            local_services: None,
         }
     }
 }
@@ -304,8 +310,27 @@ impl Gateway {
             }
             text.push_str(&format!("  connect with:   {}\n", self.connect_hint()));
         }
+        if let Some(running) = self.source.services.running() {
+            text.push_str(&format!("  local AWS:      {}\n", running.describe()));
+        }
         text.push_str("Ctrl-C stops it.");
         text
+    }
+
+    /// The AWS services the gateway provides for the template's tables and secrets (a moto
+    /// server on 127.0.0.1), with each resource's physical id by logical ID; `None` when the
+    /// template has none.
+    pub fn local_services(&self) -> Option<assembly::LocalServices> {
+        let running = self.source.services.running()?;
+        Some(assembly::LocalServices {
+            endpoint: running.endpoint,
+            pid: running.pid,
+            resources: running
+                .resources
+                .into_iter()
+                .map(|(id, provided)| (id, provided.physical_id))
+                .collect(),
+        })
     }
 
     /// Connections open or still in `$connect`.
@@ -336,6 +361,7 @@ impl Gateway {
         for pool in self.shared.deployment().pools.values() {
             pool.shutdown();
         }
+        self.source.services.stop();
     }
 }
 
@@ -345,6 +371,7 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
         self.accept.abort();
+        self.source.services.stop();
     }
 }
 
@@ -368,16 +395,23 @@ pub async fn start(opts: DevOptions) -> Result<Gateway, Error> {
         port: opts.port,
         error,
     };
+    let unpacked = opts
+        .unpacked
+        .clone()
+        .unwrap_or_else(|| opts.assembly.join(".dev"));
+    let credentials = Credentials::generate();
     let mut source = Source {
         assembly: opts.assembly.clone(),
-        unpacked: opts
-            .unpacked
-            .clone()
-            .unwrap_or_else(|| opts.assembly.join(".dev")),
+        services: services::Services::new(
+            opts.local_services.clone(),
+            unpacked.join("moto.log"),
+            credentials.clone(),
+        ),
+        unpacked,
         stage: opts.stage.clone(),
         management: String::new(),
         max_concurrency: opts.max_concurrency,
-        credentials: Credentials::generate(),
+        credentials,
         key_seed: ids::secret(32, b"0123456789abcdef"),
     };
     let (model, manifest) = source.read()?;

@@ -24,6 +24,7 @@ use assembly::{AssetManifest, MANIFEST_FILE};
 use crate::error::Error;
 use crate::iam::Credentials;
 use crate::pool::Pool;
+use crate::services::Services;
 use crate::state::{Deployment, Shared};
 use crate::template::{ApiModel, Authorization, FunctionSpec, REGION, Route};
 use crate::unpack;
@@ -100,6 +101,8 @@ pub(crate) struct Source {
     pub(crate) credentials: Credentials,
     /// Makes the values of API keys the template leaves to API Gateway: one set per run.
     pub(crate) key_seed: String,
+    /// The template's tables and secrets: created at start, kept across reloads.
+    pub(crate) services: Services,
 }
 
 /// The pools a model needs, and the functions that got a new one.
@@ -111,7 +114,12 @@ pub(crate) struct Pools {
 impl Source {
     /// The template's API and the asset manifest.
     pub(crate) fn read(&self) -> Result<(ApiModel, AssetManifest), Error> {
-        let model = ApiModel::read(&self.assembly, self.stage.as_deref(), &self.key_seed)?;
+        let model = ApiModel::read(
+            &self.assembly,
+            self.stage.as_deref(),
+            &self.key_seed,
+            &self.services,
+        )?;
         let manifest = AssetManifest::read(&self.assembly.join(MANIFEST_FILE))?;
         Ok((model, manifest))
     }

@@ -15,6 +15,7 @@ use crate::authorizer::AuthorizerSpec;
 use crate::error::{Error, Unsupported};
 use crate::intrinsics::{self, Context};
 use crate::selection::Selection;
+use crate::services::{self, Available, Services};
 
 /// Refuses the template: `unsupported!("{id}: ...")` returns the error.
 macro_rules! unsupported {
@@ -108,11 +109,13 @@ impl FunctionSpec {
 
 impl ApiModel {
     /// Reads `template.json` from `assembly`; `stage` picks one of several stages; `key_seed`
-    /// makes the values of API keys the template leaves to API Gateway (one per run).
+    /// makes the values of API keys the template leaves to API Gateway (one per run);
+    /// `services` provides the template's tables and secrets (creating those it has not yet).
     pub(crate) fn read(
         assembly: &Path,
         stage: Option<&str>,
         key_seed: &str,
+        services: &Services,
     ) -> Result<ApiModel, Error> {
         let path = assembly.join(TEMPLATE_FILE);
         let text = std::fs::read_to_string(&path).map_err(|error| Error::ReadTemplate {
@@ -124,7 +127,12 @@ impl ApiModel {
                 path: path.clone(),
                 error,
             })?;
-        ApiModel::from_template(&template, stage, key_seed)
+        let declared = services::declared(&template).map_err(|problem| Error::Unsupported {
+            path: path.clone(),
+            problem,
+        })?;
+        let available = services.provide(&declared)?;
+        ApiModel::from_template(&template, stage, key_seed, &available)
             .map_err(|problem| Error::Unsupported { path, problem })
     }
 
@@ -149,6 +157,7 @@ impl ApiModel {
         template: &Value,
         stage: Option<&str>,
         key_seed: &str,
+        available: &Available,
     ) -> Result<ApiModel, Unsupported> {
         let Some(resources) = template.get("Resources").and_then(Value::as_object) else {
             unsupported!("the template has no `Resources` object");
@@ -229,6 +238,11 @@ impl ApiModel {
             );
             refs.insert((*id).to_owned(), name);
         }
+        let mut attributes = BTreeMap::new();
+        for (id, provided) in &available.resources {
+            refs.insert(id.clone(), provided.physical_id.clone());
+            attributes.insert(id.clone(), provided.attributes.clone());
+        }
         let stack = format!("wsecho-{stage}");
         let ctx = Context {
             region: REGION,
@@ -236,10 +250,31 @@ impl ApiModel {
             stack: &stack,
             refs: &refs,
             arns: &arns,
+            attributes: &attributes,
         };
+        // Every function reaches the local services the template has, as the SDK's
+        // `AWS_ENDPOINT_URL_<SERVICE>` variables say (unless the template sets them itself).
+        let endpoints: BTreeMap<&str, &str> = available
+            .endpoint
+            .as_deref()
+            .map(|endpoint| {
+                available
+                    .resources
+                    .values()
+                    .map(|p| (p.kind.endpoint_variable(), endpoint))
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut functions = BTreeMap::new();
         for (id, r) in &function_resources {
-            functions.insert((*id).to_owned(), read_function(id, r, &ctx)?);
+            let mut function = read_function(id, r, &ctx)?;
+            for (name, endpoint) in &endpoints {
+                function
+                    .environment
+                    .entry((*name).to_owned())
+                    .or_insert_with(|| (*endpoint).to_owned());
+            }
+            functions.insert((*id).to_owned(), function);
         }
         let mut stage_variables = BTreeMap::new();
         if let Some(vars) = resources

@@ -112,6 +112,8 @@ pub struct Assembly {
     pub selection: String,
     pub functions: Vec<Function>,
     pub routes: Vec<Route>,
+    /// More resources, by logical ID (tables, secrets...).
+    pub resources: serde_json::Map<String, Value>,
 }
 
 impl Assembly {
@@ -125,7 +127,25 @@ impl Assembly {
             selection: "$request.body.action".into(),
             functions: Vec::new(),
             routes: Vec::new(),
+            resources: serde_json::Map::new(),
         }
+    }
+
+    /// Adds a resource to the template as it is.
+    pub fn resource(mut self, logical_id: &str, resource: Value) -> Assembly {
+        self.resources.insert(logical_id.into(), resource);
+        self
+    }
+
+    /// Sets an environment variable of a function (an expression, like `{"Ref": "Table"}`).
+    pub fn env(mut self, function: &str, name: &str, value: Value) -> Assembly {
+        let f = self
+            .functions
+            .iter_mut()
+            .find(|f| f.logical_id == function)
+            .expect("a function of this assembly");
+        f.env[name] = value;
+        self
     }
 
     /// `$connect`, `$disconnect`, `$default` and `echo` (two-way), `oneway` (not two-way), all
@@ -227,6 +247,7 @@ impl Assembly {
             }
             resources.insert(route_id, route);
         }
+        resources.extend(self.resources.clone());
         json!({"AWSTemplateFormatVersion": "2010-09-09",
                "Parameters": {"AssetsBucket": {"Type": "String"}},
                "Resources": resources})

@@ -9,4 +9,5 @@ mod connections;
 mod e2e;
 mod events;
 mod messages;
+mod services;
 mod watch;
