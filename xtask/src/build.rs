@@ -233,8 +233,15 @@ pub fn package(
     let sha256 = assembly::sha256_hex(&zip);
     let file = PathBuf::from(format!("{sha256}.zip"));
     let zip_path = out.join(&file);
-    // Content-addressed: an existing file with this name already has these bytes.
-    if !zip_path.exists() {
+    // Content-addressed: an existing file with this name already has these bytes. Its time
+    // is refreshed all the same: synth tells a stale zip by it.
+    if zip_path.exists() {
+        fs::File::options()
+            .write(true)
+            .open(&zip_path)
+            .and_then(|file| file.set_modified(std::time::SystemTime::now()))
+            .with_context(|| format!("cannot touch {}", zip_path.display()))?;
+    } else {
         write_atomically(&zip_path, &zip)?;
     }
     Ok(FunctionAsset {

@@ -72,7 +72,13 @@ pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
     let metadata = workspace::metadata()?;
     let target_dir: PathBuf = metadata.target_directory.clone().into();
     let assets_dir = build::default_out(&target_dir, opts.profile, arch);
-    let manifest = fresh_assets(&metadata, &assets_dir, opts.profile, arch)?;
+    let manifest = fresh_assets(
+        &metadata,
+        &assets_dir,
+        opts.profile,
+        arch,
+        Some(&app.packages()),
+    )?;
 
     let started = Instant::now();
     let synthesized = app.synth(&config, &manifest)?;
@@ -131,7 +137,8 @@ pub fn synth_in_child(opts: &SynthOptions) -> Result<PathBuf> {
         None => load_stage(load_app(&opts.target.app)?, &opts.target.stage)?.architecture(),
     };
     let assets_dir = build::default_out(&target_dir, opts.profile, arch);
-    fresh_assets(&metadata, &assets_dir, opts.profile, arch)?;
+    // The edited model may name packages the compiled-in one does not: every function.
+    fresh_assets(&metadata, &assets_dir, opts.profile, arch, None)?;
     let out = opts
         .out
         .clone()
@@ -217,48 +224,58 @@ pub fn load_stage(app: &App, stage: &str) -> Result<StageConfig> {
     Ok(StageConfig::load(&config_path)?)
 }
 
-/// The manifest of `assets_dir`, building first when it is missing or older than any source
-/// of the functions: a no-op `synth` doesn't pay for four cargo invocations.
+/// The manifest of `assets_dir`, building first the packages (`None`: every function crate)
+/// whose zip is missing or older than any source of the functions: a no-op `synth` doesn't
+/// pay for a cargo invocation, and an app's synth doesn't build other apps' functions.
 fn fresh_assets(
     metadata: &Metadata,
     assets_dir: &Path,
     profile: BuildProfile,
     arch: Architecture,
+    packages: Option<&[&str]>,
 ) -> Result<AssetManifest> {
     let manifest_path = assets_dir.join(MANIFEST_FILE);
-    if let Ok(manifest) = AssetManifest::read(&manifest_path)
-        && is_fresh(metadata, &manifest_path, &manifest)?
-    {
-        return Ok(manifest);
+    let wanted: Vec<String> = match packages {
+        Some(packages) => packages.iter().map(|p| (*p).to_owned()).collect(),
+        None => workspace::functions(metadata)?
+            .into_iter()
+            .map(|f| f.package)
+            .collect(),
+    };
+    let manifest = AssetManifest::read(&manifest_path).ok();
+    let stale = match &manifest {
+        Some(manifest) if manifest.architecture == arch => {
+            stale_packages(&manifest_path, manifest, &wanted)?
+        }
+        _ => wanted.clone(),
+    };
+    match manifest {
+        Some(manifest) if stale.is_empty() => Ok(manifest),
+        _ => {
+            eprintln!(
+                "[synth] the zips of {} are missing or stale: building them",
+                stale.join(", ")
+            );
+            Ok(build::build(&BuildOptions {
+                arch,
+                profile,
+                packages: stale,
+                out: Some(assets_dir.to_owned()),
+            })?
+            .manifest)
+        }
     }
-    eprintln!("[synth] the functions' zips are missing or stale: building them");
-    Ok(build::build(&BuildOptions {
-        arch,
-        profile,
-        packages: Vec::new(),
-        out: Some(assets_dir.to_owned()),
-    })?
-    .manifest)
 }
 
-fn is_fresh(metadata: &Metadata, manifest_path: &Path, manifest: &AssetManifest) -> Result<bool> {
-    let built_at = fs::metadata(manifest_path)?.modified()?;
+/// The packages of `wanted` the manifest lacks, whose zip is gone, or whose zip is older than
+/// a source of the functions or a workspace build file. A build refreshes the time of every
+/// zip it makes, even one whose bytes it already had.
+fn stale_packages(
+    manifest_path: &Path,
+    manifest: &AssetManifest,
+    wanted: &[String],
+) -> Result<Vec<String>> {
     let root = workspace::root();
-    let functions = workspace::functions(metadata)?;
-    let same_set = functions.len() == manifest.functions.len()
-        && functions
-            .iter()
-            .all(|f| manifest.function(&f.package).is_some());
-    let zips_there = manifest
-        .functions
-        .iter()
-        .all(|f| manifest_path.with_file_name(&f.zip).is_file());
-    if !zips_there {
-        return Ok(false);
-    }
-    if !same_set {
-        return Ok(false);
-    }
     let mut newest = SystemTime::UNIX_EPOCH;
     for file in sources::ROOT_BUILD_FILES {
         if let Ok(meta) = fs::metadata(root.join(file)) {
@@ -266,7 +283,17 @@ fn is_fresh(metadata: &Metadata, manifest_path: &Path, manifest: &AssetManifest)
         }
     }
     newest = newest.max(sources::newest_under(&root.join("functions"))?);
-    Ok(newest <= built_at)
+    let mut stale = Vec::new();
+    for package in wanted {
+        let built_at = manifest
+            .function(package)
+            .and_then(|f| fs::metadata(manifest_path.with_file_name(&f.zip)).ok())
+            .and_then(|meta| meta.modified().ok());
+        if built_at.is_none_or(|built_at| built_at < newest) {
+            stale.push(package.clone());
+        }
+    }
+    Ok(stale)
 }
 
 /// Which assembly a command works on: an app's stage to synthesize first, or one already

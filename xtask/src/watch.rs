@@ -205,13 +205,20 @@ async fn on_change(
         if !functions.is_empty() {
             let crates = workspace::functions(&workspace::metadata()?)?;
             let changed: Vec<&Path> = functions.iter().map(PathBuf::as_path).collect();
-            build::build(&BuildOptions {
-                arch: opts.arch.context("dev synthesizes for this machine")?,
-                profile: opts.profile,
-                packages: affected(&changed, &crates),
-                // Where synth looks: the architecture's default folder.
-                out: None,
-            })?;
+            // The app's functions, as long as its model is the one compiled in; after an
+            // infrastructure edit it may name others: then every function.
+            let app_packages = synth::load_app(&opts.target.app)?.packages();
+            let scope = (!in_child).then_some(app_packages.as_slice());
+            let packages = affected(&changed, &crates, scope);
+            if !packages.is_empty() {
+                build::build(&BuildOptions {
+                    arch: opts.arch.context("dev synthesizes for this machine")?,
+                    profile: opts.profile,
+                    packages,
+                    // Where synth looks: the architecture's default folder.
+                    out: None,
+                })?;
+            }
         }
         if in_child {
             synth::synth_in_child(&opts)
@@ -254,14 +261,26 @@ async fn on_change(
     }
 }
 
-/// The function packages to rebuild for changed files: those whose crate folder holds every
-/// change, or all of them (empty) when a change is elsewhere (`shared`, the Cargo files).
-fn affected(changed: &[&Path], functions: &[FunctionCrate]) -> Vec<String> {
+/// The function packages to rebuild for changed files: the edited crates among `scope` (the
+/// app's packages; every function crate when `None`), or all of `scope` when a change is
+/// elsewhere (`shared`, the Cargo files, a crate that is gone). An edit of a crate outside
+/// the scope (another app's function) rebuilds nothing.
+fn affected(changed: &[&Path], functions: &[FunctionCrate], scope: Option<&[&str]>) -> Vec<String> {
+    let in_scope = |package: &str| scope.is_none_or(|scope| scope.contains(&package));
     let mut packages = Vec::new();
     for path in changed {
         match functions.iter().find(|f| path.starts_with(&f.manifest_dir)) {
-            Some(function) => packages.push(function.package.clone()),
-            None => return Vec::new(),
+            Some(function) if in_scope(&function.package) => {
+                packages.push(function.package.clone());
+            }
+            Some(_) => {}
+            None => {
+                return functions
+                    .iter()
+                    .map(|f| f.package.clone())
+                    .filter(|p| in_scope(p))
+                    .collect();
+            }
         }
     }
     packages.sort();
@@ -367,15 +386,35 @@ mod tests {
         let connect = Path::new("/ws/functions/connect/Cargo.toml");
         let shared = Path::new("/ws/functions/shared/src/reply.rs");
         let lock = Path::new("/ws/Cargo.lock");
-        assert_eq!(affected(&[echo], &functions), vec!["echo"]);
+        let every = Some(&["echo", "connect"][..]);
+        assert_eq!(affected(&[echo], &functions, every), vec!["echo"]);
         assert_eq!(
-            affected(&[echo, connect, echo], &functions),
+            affected(&[echo, connect, echo], &functions, None),
             vec!["connect", "echo"]
         );
-        assert!(affected(&[echo, shared], &functions).is_empty(), "all");
-        assert!(affected(&[lock], &functions).is_empty(), "all");
+        assert_eq!(
+            affected(&[echo, shared], &functions, every),
+            vec!["echo", "connect"]
+        );
+        assert_eq!(affected(&[lock], &functions, None), vec!["echo", "connect"]);
         // A crate that does not exist (any more): all, which drops it from the manifest.
         let gone = Path::new("/ws/functions/hello/src/main.rs");
-        assert!(affected(&[gone], &functions).is_empty(), "all");
+        assert_eq!(affected(&[gone], &functions, None), vec!["echo", "connect"]);
+    }
+
+    #[test]
+    fn an_edit_of_another_apps_function_rebuilds_nothing_and_shared_only_the_apps() {
+        let crate_at = |package: &str| FunctionCrate {
+            package: package.to_owned(),
+            bin: package.to_owned(),
+            manifest_dir: PathBuf::from("/ws/functions").join(package),
+        };
+        let functions = [crate_at("echo"), crate_at("chat-send")];
+        let echo_app = Some(&["echo"][..]);
+        let chat = Path::new("/ws/functions/chat-send/src/lib.rs");
+        let shared = Path::new("/ws/functions/shared/src/reply.rs");
+        assert!(affected(&[chat], &functions, echo_app).is_empty());
+        assert_eq!(affected(&[shared], &functions, echo_app), vec!["echo"]);
+        assert_eq!(affected(&[chat], &functions, None), vec!["chat-send"]);
     }
 }
