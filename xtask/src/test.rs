@@ -53,8 +53,8 @@ pub fn run(opts: &TestOptions) -> Result<()> {
         profile: BuildProfile::Release,
     })?;
     provided.push((Need::Assembly, assembly));
-    // Every app's dev stage too, for the tests that run what each app guards its `$connect`
-    // with; the functions are built by now, so each is a synthesis only.
+    // Every app's dev stage too, for the tests that run each app end to end; each synth
+    // builds the functions of its app that no earlier one built.
     let apps = target_dir.join("assembly").join("test-apps");
     for app in infra::apps::ALL {
         synth::synth(&SynthOptions {
