@@ -11,6 +11,10 @@
 //! - Who may connect, as the template says: `$connect`'s Lambda authorizer, IAM (SigV4 with
 //!   the run's [`Credentials`], [`Gateway::credentials`]) and API keys ([`ApiKey`],
 //!   [`Gateway::api_keys`]); [`Gateway::banner`] and [`Gateway::connect_hint`] tell users.
+//! - The AWS services the functions use: the template's DynamoDB tables and Secrets Manager
+//!   secrets are created in a moto server the gateway runs on 127.0.0.1
+//!   ([`DevOptions::local_services`], [`Gateway::local_services`]); any other resource type a
+//!   function would need is refused at start, naming it.
 //! - [`log`]: the gateway's lines on stderr; whoever prints beside it writes through it.
 //! - [`runtime`]: the Lambda Runtime API host, usable on its own (the functions' binary tests).
 

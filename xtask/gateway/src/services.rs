@@ -55,6 +55,22 @@ const REFERABLE: &[&str] = &[
     SECRET_TYPE,
 ];
 
+/// The properties a table is created with locally; the others (encryption, point-in-time
+/// recovery, tags, deletion protection...) change nothing in a local run and are left out.
+const TABLE_PROPERTIES: &[&str] = &[
+    "TableName",
+    "KeySchema",
+    "AttributeDefinitions",
+    "BillingMode",
+    "ProvisionedThroughput",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "StreamSpecification",
+    "TimeToLiveSpecification",
+];
+/// The properties a secret is created with locally (a `Description` is kept when literal).
+const SECRET_PROPERTIES: &[&str] = &["Name", "SecretString", "GenerateSecretString"];
+
 /// How long moto may take to listen (it imports its Python modules first).
 const MOTO_START: Duration = Duration::from_secs(30);
 /// One request's bound: moto loads a service's backend on its first request.
@@ -129,10 +145,16 @@ pub(crate) fn declared(template: &Value) -> Result<Vec<Declared>, Unsupported> {
             }
         };
         let props = properties(resource).clone();
-        if let Some(path) = intrinsic_in(&Value::Object(props.clone()), "") {
-            return Err(Unsupported(format!(
-                "{id} ({ty}): {path} must be a literal locally (the gateway creates it from its properties)"
-            )));
+        let used = match kind {
+            Kind::Table => TABLE_PROPERTIES,
+            Kind::Secret => SECRET_PROPERTIES,
+        };
+        for name in used {
+            if let Some(path) = props.get(*name).and_then(|v| intrinsic_in(v, name)) {
+                return Err(Unsupported(format!(
+                    "{id} ({ty}): {path} must be a literal locally (the gateway creates it from its properties)"
+                )));
+            }
         }
         found.push(Declared {
             logical_id: id.clone(),
@@ -433,16 +455,17 @@ impl Moto {
             .to_owned();
         let mut request = Map::new();
         request.insert("TableName".into(), name.clone().into());
-        for key in [
-            "KeySchema",
-            "AttributeDefinitions",
-            "BillingMode",
-            "ProvisionedThroughput",
-            "GlobalSecondaryIndexes",
-            "LocalSecondaryIndexes",
-        ] {
-            if let Some(value) = p.get(key) {
-                request.insert(key.into(), value.clone());
+        let passed = TABLE_PROPERTIES.iter().filter(|k| {
+            ![
+                "TableName",
+                "StreamSpecification",
+                "TimeToLiveSpecification",
+            ]
+            .contains(k)
+        });
+        for key in passed {
+            if let Some(value) = p.get(*key) {
+                request.insert((*key).into(), value.clone());
             }
         }
         // CloudFormation's StreamSpecification has only the view type; the API also wants
@@ -517,7 +540,7 @@ impl Moto {
             }
         };
         let mut request = json!({"Name": name, "SecretString": value});
-        if let Some(description) = p.get("Description") {
+        if let Some(description) = p.get("Description").filter(|d| d.is_string()) {
             request["Description"] = description.clone();
         }
         let created = self.call(
@@ -740,6 +763,13 @@ mod tests {
         }}}));
         let err = declared(&t).unwrap_err().to_string();
         assert!(err.contains("Table") && err.contains("TableName"), "{err}");
+        // One it does not use locally may be anything.
+        let t = template(json!({"Table": {"Type": TABLE_TYPE, "Properties": {
+            "SSESpecification": {"KMSMasterKeyId": {"Ref": "Key"}, "SSEEnabled": true},
+            "KeySchema": [{"AttributeName": {"Ref": "Name"}, "KeyType": "HASH"}]
+        }}}));
+        let err = declared(&t).unwrap_err().to_string();
+        assert!(err.contains("KeySchema[0].AttributeName"), "{err}");
     }
 
     #[test]
