@@ -2,7 +2,7 @@
 //! gateway.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -12,7 +12,10 @@ use gateway::{DevOptions, Gateway};
 
 use crate::build::BuildProfile;
 use crate::synth::{self, AppStage, Format, SynthOptions};
-use crate::{watch, workspace};
+use crate::{token, tools, watch, workspace};
+
+/// The resource types the gateway provides with a local moto server.
+const LOCAL_SERVICE_TYPES: [&str; 2] = ["AWS::DynamoDB::Table", "AWS::SecretsManager::Secret"];
 
 #[derive(Debug, Clone, Args)]
 pub struct DevArgs {
@@ -76,6 +79,12 @@ pub fn run(args: &DevArgs) -> Result<()> {
         })
         .unwrap_or_default();
 
+    // Provisioned (on first use) only for an app with tables or secrets.
+    let local_services = if needs_local_services(&assembly)? {
+        Some(tools::MOTO.ensure()?)
+    } else {
+        None
+    };
     let opts = DevOptions {
         assembly,
         host: args.host,
@@ -86,11 +95,30 @@ pub fn run(args: &DevArgs) -> Result<()> {
         max_concurrency: args.max_concurrency,
         // Beside the assembly, not in it: a synth (`--watch`) replaces the assembly folder.
         unpacked: Some(out.with_file_name(format!(".{local}.unpacked"))),
+        local_services,
     };
+    // Where `cargo xtask token` finds the running services; removed when dev stops.
+    let services_file = ServicesFile(token::services_file(&out));
+    let target = args.target.clone();
     let ready = |running: &Gateway| {
         println!("{}", running.banner());
+        if let Some(services) = running.local_services()
+            && let Err(e) = services.write(&services_file.0)
+        {
+            gateway::log::line(
+                "gateway",
+                &format!("`cargo xtask token` will not find this run's services: {e}"),
+            );
+        }
         // The command that gets through `$connect`'s checks (authorizer, IAM, API key).
-        println!("Try it:\n  {}{try_it}", running.connect_hint());
+        let keeps_a_secret = running.local_services().is_some_and(|services| {
+            services
+                .resources
+                .values()
+                .any(|id| id.starts_with("arn:aws:secretsmanager:"))
+        });
+        let hint = with_token_command(&running.connect_hint(), keeps_a_secret, &target);
+        println!("Try it:\n  {hint}{try_it}");
     };
     // One thread for the whole gateway: its work per message is small and mostly hand-offs
     // between tasks, which on one thread need no cross-thread wake-ups (measured: BENCHMARKS.md,
@@ -114,4 +142,95 @@ pub fn run(args: &DevArgs) -> Result<()> {
         gateway.shutdown().await;
         result
     })
+}
+
+/// Whether the assembly's template has resources the gateway provides with moto.
+fn needs_local_services(assembly: &Path) -> Result<bool> {
+    let path = assembly.join(assembly::TEMPLATE_FILE);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let template: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    Ok(template["Resources"]
+        .as_object()
+        .into_iter()
+        .flat_map(|resources| resources.values())
+        .any(|resource| {
+            resource["Type"]
+                .as_str()
+                .is_some_and(|t| LOCAL_SERVICE_TYPES.contains(&t))
+        }))
+}
+
+/// The connect hint with `cargo xtask token` in place of a `token=…` to fill in, when this
+/// run keeps a secret (the chat's signing key) that the command signs with.
+fn with_token_command(hint: &str, keeps_a_secret: bool, target: &AppStage) -> String {
+    if !keeps_a_secret || !hint.contains("token=…") {
+        return hint.to_owned();
+    }
+    let command = format!(
+        "token=$(cargo xtask token --app {} --stage {} --user alice)",
+        target.app, target.stage
+    );
+    // Double quotes around the URL, so that the shell runs the command.
+    match hint.split_once(" -c '") {
+        Some((before, rest)) => match rest.split_once('\'') {
+            Some((url, after)) => format!(
+                "{before} -c \"{}\"{after}",
+                url.replace("token=…", &command)
+            ),
+            None => hint.to_owned(),
+        },
+        None => hint.to_owned(),
+    }
+}
+
+/// The services file of a run, removed when the run ends.
+struct ServicesFile(PathBuf);
+
+impl Drop for ServicesFile {
+    fn drop(&mut self) {
+        // Absent when the app has no local services.
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hint_runs_cargo_xtask_token_where_a_token_is_to_fill_in() {
+        let chat = AppStage {
+            app: "chat".into(),
+            stage: "dev".into(),
+        };
+        let hint = "wscat -c 'ws://127.0.0.1:3001/dev?token=…'";
+        assert_eq!(
+            with_token_command(hint, true, &chat),
+            "wscat -c \"ws://127.0.0.1:3001/dev?token=$(cargo xtask token --app chat --stage dev --user alice)\""
+        );
+        // Without a key this run keeps, the token command could not sign anything.
+        assert_eq!(with_token_command(hint, false, &chat), hint);
+        let plain = "wscat -c 'ws://127.0.0.1:3001/dev'";
+        assert_eq!(with_token_command(plain, true, &chat), plain);
+    }
+
+    #[test]
+    fn only_tables_and_secrets_need_local_services() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |resources: serde_json::Value| {
+            std::fs::write(
+                dir.path().join(assembly::TEMPLATE_FILE),
+                serde_json::json!({"Resources": resources}).to_string(),
+            )
+            .unwrap();
+        };
+        write(serde_json::json!({"Fn": {"Type": "AWS::Lambda::Function"}}));
+        assert!(!needs_local_services(dir.path()).unwrap());
+        write(serde_json::json!({"T": {"Type": "AWS::DynamoDB::Table"}}));
+        assert!(needs_local_services(dir.path()).unwrap());
+        write(serde_json::json!({"S": {"Type": "AWS::SecretsManager::Secret"}}));
+        assert!(needs_local_services(dir.path()).unwrap());
+    }
 }
