@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
-use assembly::{LocalServices, StackInfo, TEMPLATE_FILE};
+use assembly::{LocalServices, TEMPLATE_FILE};
 use clap::Args;
 use serde_json::Value;
 
@@ -61,8 +61,13 @@ fn local_key(args: &TokenArgs) -> Result<String> {
     let AppStage { app, stage } = &args.target;
     let local = format!("{stage}-local");
     let assembly = synth::assembly_dir(&target_dir, app, &local);
+    local_key_in(&assembly, app, stage, aws_cli(args)?)
+}
+
+/// The key from the services the `dev` serving `assembly` wrote beside it, read with `cli`.
+fn local_key_in(assembly: &Path, app: &str, stage: &str, cli: Cmd) -> Result<String> {
     let run_dev = format!("start it with `cargo xtask dev --app {app} --stage {stage}`");
-    let services_path = services_file(&assembly);
+    let services_path = services_file(assembly);
     let services = LocalServices::read(&services_path)
         .with_context(|| format!("no local services for app `{app}` stage `{stage}`: {run_dev}"))?;
     if !running(services.pid) {
@@ -85,29 +90,36 @@ fn local_key(args: &TokenArgs) -> Result<String> {
                 .join(", ")
         )
     })?;
-    let stack = StackInfo::read(&assembly)?;
+    // The local services keep the secret in the gateway's region, not the stage's: its ARN
+    // says which.
+    let region = arn_region(secret_id).with_context(|| {
+        format!("the running `cargo xtask dev` names {logical_id} `{secret_id}`, not an ARN")
+    })?;
     // moto checks no credentials, but the CLI wants some.
-    aws_cli(args)?
-        .args([
-            "secretsmanager",
-            "get-secret-value",
-            "--secret-id",
-            secret_id,
-        ])
-        .args(["--query", "SecretString", "--output", "text"])
-        .args([
-            "--endpoint-url",
-            &services.endpoint,
-            "--region",
-            &stack.region,
-        ])
-        .env("AWS_ACCESS_KEY_ID", "wsecho-local")
-        .env("AWS_SECRET_ACCESS_KEY", "wsecho-local")
-        // A profile would win over the variables above.
-        .env_remove("AWS_PROFILE")
-        .read()
-        .map(|text| text.trim_end().to_owned())
-        .context("cannot read the signing key from the local services")
+    cli.args([
+        "secretsmanager",
+        "get-secret-value",
+        "--secret-id",
+        secret_id,
+    ])
+    .args(["--query", "SecretString", "--output", "text"])
+    .args(["--endpoint-url", &services.endpoint, "--region", region])
+    .env("AWS_ACCESS_KEY_ID", "wsecho-local")
+    .env("AWS_SECRET_ACCESS_KEY", "wsecho-local")
+    // A profile would win over the variables above.
+    .env_remove("AWS_PROFILE")
+    .read()
+    .map(|text| text.trim_end().to_owned())
+    .context("cannot read the signing key from the local services")
+}
+
+/// The region of an ARN (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME`).
+fn arn_region(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(5, ':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("arn"), Some(_), Some(_), Some(region)) if !region.is_empty() => Some(region),
+        _ => None,
+    }
 }
 
 /// The key of the deployed stage, with the caller's credentials.
@@ -286,6 +298,76 @@ mod tests {
             parse_template_body(&string).unwrap(),
             serde_json::json!({"Resources": {}})
         );
+    }
+
+    #[test]
+    fn the_region_is_read_from_the_arn() {
+        assert_eq!(
+            arn_region("arn:aws:secretsmanager:us-east-1:000000000000:secret:Key-AbCdEf"),
+            Some("us-east-1")
+        );
+        assert_eq!(arn_region("SigningKey"), None);
+        assert_eq!(arn_region("arn:aws:secretsmanager::1:secret:x"), None);
+    }
+
+    /// The chat as `cargo xtask dev --app chat` runs it: the key `token` reads from the
+    /// running services signs tokens its authorizer admits.
+    #[test]
+    #[ignore = "needs the moto server, the AWS CLI and every app's assembly: `cargo xtask test` provides them"]
+    fn the_token_signed_with_the_running_devs_key_is_admitted() {
+        use testenv::Need;
+        let assembly = testenv::app_assembly("chat");
+        let scratch = tempfile::tempdir().unwrap();
+        // The command's view: the template, and the services file beside it.
+        let view = scratch.path().join("dev-local");
+        std::fs::create_dir_all(&view).unwrap();
+        std::fs::copy(assembly.join(TEMPLATE_FILE), view.join(TEMPLATE_FILE)).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut opts = gateway::DevOptions::new(&assembly);
+            opts.unpacked = Some(scratch.path().join("unpacked"));
+            opts.local_services = Some(Need::MotoServer.path());
+            let gw = gateway::start(opts).await.expect("the chat starts");
+            let cli = || Cmd::new(Need::AwsCli.path());
+            let err = local_key_in(&view, "chat", "dev", cli()).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("cargo xtask dev --app chat --stage dev"),
+                "{err:#}"
+            );
+            gw.local_services()
+                .expect("the chat has local services")
+                .write(&services_file(&view))
+                .unwrap();
+            let key = local_key_in(&view, "chat", "dev", cli()).expect("the key");
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let sign = |key: &[u8]| {
+                chat_token::sign(key, &chat_token::Claims::new("alice", now, 60).unwrap())
+            };
+            let connect = |token: String| {
+                let url = format!("{}?token={token}", gw.url());
+                async move {
+                    tokio::time::timeout(
+                        std::time::Duration::from_secs(60),
+                        tokio_tungstenite::connect_async(url),
+                    )
+                    .await
+                    .expect("the handshake ends within a minute")
+                }
+            };
+            let admitted = connect(sign(key.as_bytes())).await;
+            assert!(admitted.is_ok(), "{:?}", admitted.err());
+            let forged = connect(sign(b"not the key the stack generated, but as long")).await;
+            let refused = forged.expect_err("a token of another key is refused");
+            assert!(refused.to_string().contains("401"), "{refused}");
+            drop(admitted);
+            gw.shutdown().await;
+        });
     }
 
     #[test]
