@@ -36,6 +36,26 @@ impl Guard {
         })
     }
 
+    /// Starts `command` with stdout and stderr both into `log`, for a child whose output is
+    /// read from the file as it runs.
+    pub fn spawn_logged(what: &str, mut command: Command, log: &Path) -> Result<Guard> {
+        let log_file =
+            File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let stderr = log_file
+            .try_clone()
+            .with_context(|| format!("cannot reopen {}", log.display()))?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("cannot start {what}"))?;
+        Ok(Guard {
+            child,
+            what: what.to_owned(),
+        })
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -60,21 +60,38 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
         measure_idle(&runtime, &url, server.pid())?
     };
 
+    // The functions as deploys build them (`--release`), then as `dev` runs them by default.
     let log = ctx.work.join("gateway.log");
-    let mut command = Command::new(&exe);
-    command.args(["dev", "--port", "0"]);
+    let gw = measure_dev(ctx, &runtime, &plan, &["--release"], &log)?;
+    let local_log = ctx.work.join("gateway-local.log");
+    let local = measure_dev(ctx, &runtime, &plan, &[], &local_log)?;
+
+    Ok(section(ctx, &plan, &gw, &local, &floor, small_buffer, &log))
+}
+
+/// `cargo xtask dev --port 0 <extra>` measured.
+fn measure_dev(
+    ctx: &Ctx,
+    runtime: &tokio::runtime::Runtime,
+    plan: &Plan,
+    extra: &[&str],
+    log: &Path,
+) -> Result<Measured> {
+    let mut command = Command::new(&ctx.xtask);
+    command.args(["dev", "--port", "0"]).args(extra);
     let mut gateway = Guard::spawn(
-        "the local gateway (`cargo xtask dev --port 0`)",
+        &format!(
+            "the local gateway (`cargo xtask dev --port 0 {}`)",
+            extra.join(" ")
+        ),
         command,
-        &log,
+        log,
     )?;
     // `dev` synthesizes first, which builds the zips if they are stale.
-    let line = gateway.wait_for_line("ws://", Duration::from_secs(900), &log)?;
-    let measured = measure(&runtime, &url_in(&line)?, gateway.pid(), &plan);
+    let line = gateway.wait_for_line("ws://", Duration::from_secs(900), log)?;
+    let measured = measure(runtime, &url_in(&line)?, gateway.pid(), plan);
     gateway.interrupt(Duration::from_secs(30))?;
-    let gw = measured.with_context(|| format!("the gateway's log: {}", log.display()))?;
-
-    Ok(section(ctx, &plan, &gw, &floor, small_buffer, &log))
+    measured.with_context(|| format!("the gateway's log: {}", log.display()))
 }
 
 struct Plan {
@@ -221,6 +238,7 @@ fn section(
     ctx: &Ctx,
     plan: &Plan,
     gw: &Measured,
+    local: &Measured,
     floor: &Measured,
     small_buffer: Idle,
     log: &Path,
@@ -244,7 +262,10 @@ fn section(
              opened (50 at a time, each through `$connect`) and held; memory is the server \
              process's `VmRSS` from /proc, the gateway's function processes counted apart. \
              The xtask binary, and so the gateway and the floor, is {} build in this run \
-             (`cargo xtask` builds the `xtask` profile: opt-level 2, no debug assertions).",
+             (`cargo xtask` builds the `xtask` profile: opt-level 2, no debug assertions). \
+             The gateway runs twice: with the functions as deploys build them (`dev --release`: \
+             cargo-lambda, the release profile; the `gateway` figures) and as `dev` runs them by \
+             default (the `local` profile; the `gateway_local` figures).",
             ctx.host,
             cpus(),
             wsload::MESSAGE,
@@ -260,7 +281,7 @@ fn section(
             }
         ),
     );
-    for (id, m) in [("gateway", gw), ("floor", floor)] {
+    for (id, m) in [("gateway", gw), ("gateway_local", local), ("floor", floor)] {
         section.summary(
             &format!("gateway.roundtrip.{id}"),
             &m.round_trips,
@@ -274,18 +295,20 @@ fn section(
             false,
         );
     }
-    for (id, m) in [("gateway", gw), ("floor", floor)] {
+    for (id, m) in [("gateway", gw), ("gateway_local", local), ("floor", floor)] {
         section.figure(
             format!("gateway.throughput.{id}.server_cpu_per_echo_ms"),
             m.cpu.server,
             Unit::Ms,
         );
     }
-    section.figure(
-        "gateway.throughput.gateway.functions_cpu_per_echo_ms",
-        gw.cpu.children,
-        Unit::Ms,
-    );
+    for (id, m) in [("gateway", gw), ("gateway_local", local)] {
+        section.figure(
+            format!("gateway.throughput.{id}.functions_cpu_per_echo_ms"),
+            m.cpu.children,
+            Unit::Ms,
+        );
+    }
     for (id, m) in [("gateway", gw), ("floor", floor)] {
         section.figure(
             format!("gateway.throughput.{id}.clients_cpu_per_echo_ms"),
@@ -319,7 +342,12 @@ fn section(
         "CPU per echo: clients",
         "CPUs busy",
     ]);
-    for (label, m) in [("local gateway", gw), ("floor", floor)] {
+    let rows = [
+        ("local gateway, release build", gw),
+        ("local gateway, local build", local),
+        ("floor", floor),
+    ];
+    for (label, m) in rows {
         let s = &m.round_trips;
         rtt.row(vec![
             label.to_owned(),

@@ -10,9 +10,11 @@ mod artifacts;
 mod children;
 mod coldstart;
 mod deploy;
+mod fanout;
 mod figures;
 mod floor;
 mod gateway;
+mod inner_loop;
 mod machine;
 mod report;
 mod stats;
@@ -76,6 +78,10 @@ pub enum Bench {
     Gateway,
     /// A no-change redeploy against moto.
     Deploy,
+    /// `dev --watch` on a scratch copy: first run from nothing, then edit → live.
+    InnerLoop,
+    /// The chat's broadcast to 100 clients through the real functions and moto.
+    Fanout,
 }
 
 impl fmt::Display for Bench {
@@ -126,9 +132,39 @@ const TARGETS: &[(&str, &str, Limit)] = &[
         Limit::at_most(1.0),
     ),
     (
-        "gateway.throughput.gateway.median_per_s",
-        "≥ 5,000 echoes/s with 50 clients",
-        Limit::at_least(5000.0),
+        "gateway.throughput.gateway.server_cpu_per_echo_ms",
+        "gateway CPU per echo ≤ 0.15 ms",
+        Limit::at_most(0.15),
+    ),
+    (
+        "fanout.last_delivery.median_ms",
+        "a broadcast reaches 100 clients in ≤ 100 ms (p50)",
+        Limit::at_most(100.0),
+    ),
+    (
+        "inner_loop.handler.median_ms",
+        "handler edit live in ≤ 3 s",
+        Limit::at_most(3000.0),
+    ),
+    (
+        "inner_loop.shared.median_ms",
+        "shared edit live in ≤ 10 s",
+        Limit::at_most(10_000.0),
+    ),
+    (
+        "inner_loop.stage.median_ms",
+        "stage edit live in ≤ 2 s",
+        Limit::at_most(2000.0),
+    ),
+    (
+        "inner_loop.infra.median_ms",
+        "infra edit live in ≤ 15 s",
+        Limit::at_most(15_000.0),
+    ),
+    (
+        "inner_loop.first_run_ms",
+        "fresh clone → first echo ≤ 4 min",
+        Limit::at_most(240_000.0),
     ),
     (
         "gateway.idle.gateway_rss_bytes",
@@ -168,6 +204,7 @@ impl Ctx {
             format: Format::Json,
             out: Some(self.work.join("assembly")),
             arch: Some(self.host),
+            profile: crate::build::BuildProfile::Release,
         })?;
         self.host_assembly = Some(dir.clone());
         Ok(dir)
@@ -228,6 +265,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             Bench::Coldstart => coldstart::run(&mut ctx),
             Bench::Gateway => gateway::run(&mut ctx),
             Bench::Deploy => deploy::run(&mut ctx),
+            Bench::InnerLoop => inner_loop::run(&mut ctx),
+            Bench::Fanout => fanout::run(&mut ctx),
         };
         match result {
             Ok(section) => {
