@@ -96,7 +96,7 @@ pub enum Error {
     },
 
     #[error(
-        "{logical_id}: the local gateway provides a {resource_type} with a moto server, and it was given none (DevOptions::local_services; `cargo xtask dev` passes the pinned moto_server)"
+        "{logical_id} ({resource_type}): the local gateway provides tables and secrets with a moto server, and it was given none (DevOptions::local_services; `cargo xtask dev` passes the pinned moto_server)"
     )]
     NoLocalServices {
         logical_id: String,
