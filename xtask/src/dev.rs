@@ -99,6 +99,7 @@ pub fn run(args: &DevArgs) -> Result<()> {
     };
     // Where `cargo xtask token` finds the running services; removed when dev stops.
     let services_file = ServicesFile(token::services_file(&out));
+    stop_left_over_services(&services_file.0);
     let target = args.target.clone();
     let ready = |running: &Gateway| {
         println!("{}", running.banner());
@@ -183,6 +184,29 @@ fn with_token_command(hint: &str, keeps_a_secret: bool, target: &AppStage) -> St
         },
         None => hint.to_owned(),
     }
+}
+
+/// Stops the moto server of an earlier run of this app and stage that was killed before it
+/// could stop it (`kill -9`), as its services file names it: only a live process that is a
+/// moto_server.
+fn stop_left_over_services(services_file: &Path) {
+    let Ok(services) = assembly::LocalServices::read(services_file) else {
+        return;
+    };
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", services.pid)).unwrap_or_default();
+    if String::from_utf8_lossy(&cmdline).contains("moto_server") {
+        gateway::log::line(
+            "gateway",
+            &format!(
+                "stopping the moto server (pid {}) an earlier `cargo xtask dev` left running",
+                services.pid
+            ),
+        );
+        let _ = crate::process::Cmd::new("kill")
+            .arg(services.pid.to_string())
+            .read();
+    }
+    let _ = std::fs::remove_file(services_file);
 }
 
 /// The services file of a run, removed when the run ends.

@@ -245,7 +245,7 @@ fn fresh_assets(
     let manifest = AssetManifest::read(&manifest_path).ok();
     let stale = match &manifest {
         Some(manifest) if manifest.architecture == arch => {
-            stale_packages(&manifest_path, manifest, &wanted)?
+            stale_packages(metadata, &manifest_path, manifest, &wanted)?
         }
         _ => wanted.clone(),
     };
@@ -268,28 +268,41 @@ fn fresh_assets(
 }
 
 /// The packages of `wanted` the manifest lacks, whose zip is gone, or whose zip is older than
-/// a source of the functions or a workspace build file. A build refreshes the time of every
-/// zip it makes, even one whose bytes it already had.
+/// a source it is built from: its own crate, the code under `functions/` that is not a
+/// function crate (`shared`...), the workspace's build files. Another function's edit leaves
+/// it fresh. A build refreshes the time of every zip it makes, even one it already had.
 fn stale_packages(
+    metadata: &Metadata,
     manifest_path: &Path,
     manifest: &AssetManifest,
     wanted: &[String],
 ) -> Result<Vec<String>> {
     let root = workspace::root();
-    let mut newest = SystemTime::UNIX_EPOCH;
+    let functions = workspace::functions(metadata)?;
+    let mut common = SystemTime::UNIX_EPOCH;
     for file in sources::ROOT_BUILD_FILES {
         if let Ok(meta) = fs::metadata(root.join(file)) {
-            newest = newest.max(meta.modified()?);
+            common = common.max(meta.modified()?);
         }
     }
-    newest = newest.max(sources::newest_under(&root.join("functions"))?);
+    sources::walk(&root.join("functions"), &mut |path, meta| {
+        let in_a_function = functions.iter().any(|f| path.starts_with(&f.manifest_dir));
+        if !in_a_function && let Ok(modified) = meta.modified() {
+            common = common.max(modified);
+        }
+    })?;
     let mut stale = Vec::new();
     for package in wanted {
+        let own = match functions.iter().find(|f| &f.package == package) {
+            Some(function) => sources::newest_under(&function.manifest_dir)?,
+            // Not a function crate (any more): the build says so.
+            None => SystemTime::now(),
+        };
         let built_at = manifest
             .function(package)
             .and_then(|f| fs::metadata(manifest_path.with_file_name(&f.zip)).ok())
             .and_then(|meta| meta.modified().ok());
-        if built_at.is_none_or(|built_at| built_at < newest) {
+        if built_at.is_none_or(|built_at| built_at < common.max(own)) {
             stale.push(package.clone());
         }
     }
@@ -341,6 +354,42 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+
+    #[test]
+    fn a_zip_is_stale_by_its_own_time_and_a_missing_one_always() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest_path = dir.path().join(MANIFEST_FILE);
+        let asset = |package: &str| assembly::FunctionAsset {
+            package: package.to_owned(),
+            architecture: Architecture::X86_64,
+            zip: PathBuf::from(format!("{package}.zip")),
+            sha256: "0".repeat(64),
+            size: 1,
+            binary_size: 1,
+        };
+        let manifest = AssetManifest {
+            version: assembly::MANIFEST_VERSION,
+            architecture: Architecture::X86_64,
+            functions: vec![asset("echo"), asset("connect")],
+        };
+        // Both zips newer than any source; then echo's from 1970.
+        for package in ["echo", "connect"] {
+            fs::write(dir.path().join(format!("{package}.zip")), "zip").unwrap();
+        }
+        fs::File::options()
+            .write(true)
+            .open(dir.path().join("echo.zip"))
+            .unwrap()
+            .set_modified(SystemTime::UNIX_EPOCH)
+            .unwrap();
+        let metadata = workspace::metadata().unwrap();
+        let wanted: Vec<String> = ["echo", "connect", "default"].map(String::from).into();
+        assert_eq!(
+            stale_packages(&metadata, &manifest_path, &manifest, &wanted).unwrap(),
+            vec!["echo", "default"],
+            "echo is older than its sources, default is not in the manifest"
+        );
+    }
 
     #[derive(Parser)]
     struct Cli {

@@ -123,8 +123,17 @@ impl Guard {
 }
 
 impl Drop for Guard {
+    /// SIGINT first, as [`Guard::interrupt`]: a gateway killed outright would leave its own
+    /// children (function processes, moto) behind.
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
+            let _ = Cmd::new("kill")
+                .args(["-INT", &self.pid().to_string()])
+                .read();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                thread::sleep(Duration::from_millis(50));
+            }
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
