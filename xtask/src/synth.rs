@@ -72,13 +72,7 @@ pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
     let metadata = workspace::metadata()?;
     let target_dir: PathBuf = metadata.target_directory.clone().into();
     let assets_dir = build::default_out(&target_dir, opts.profile, arch);
-    let manifest = fresh_assets(
-        &metadata,
-        &assets_dir,
-        opts.profile,
-        arch,
-        Some(&app.packages()),
-    )?;
+    let manifest = fresh_assets(&metadata, &assets_dir, opts.profile, arch, &app.packages())?;
 
     let started = Instant::now();
     let synthesized = app.synth(&config, &manifest)?;
@@ -137,8 +131,6 @@ pub fn synth_in_child(opts: &SynthOptions) -> Result<PathBuf> {
         None => load_stage(load_app(&opts.target.app)?, &opts.target.stage)?.architecture(),
     };
     let assets_dir = build::default_out(&target_dir, opts.profile, arch);
-    // The edited model may name packages the compiled-in one does not: every function.
-    fresh_assets(&metadata, &assets_dir, opts.profile, arch, None)?;
     let out = opts
         .out
         .clone()
@@ -163,7 +155,16 @@ pub fn synth_in_child(opts: &SynthOptions) -> Result<PathBuf> {
         .context(
             "the app's infrastructure code does not compile: fix the errors above and save again",
         )?;
-    Cmd::new(target_dir.join("local").join("synth"))
+    let synth = target_dir.join("local").join("synth");
+    // The packages the edited model names, which the compiled-in one may not know.
+    let listed = Cmd::new(&synth)
+        .args(["--app", &opts.target.app, "--packages"])
+        .current_dir(&root)
+        .read()
+        .context("the edited model does not list its functions")?;
+    let packages: Vec<&str> = listed.lines().filter(|l| !l.is_empty()).collect();
+    fresh_assets(&metadata, &assets_dir, opts.profile, arch, &packages)?;
+    Cmd::new(&synth)
         .args(["--app", &opts.target.app, "--stage-file"])
         .arg(&stage_file)
         .arg("--assets")
@@ -224,24 +225,18 @@ pub fn load_stage(app: &App, stage: &str) -> Result<StageConfig> {
     Ok(StageConfig::load(&config_path)?)
 }
 
-/// The manifest of `assets_dir`, building first the packages (`None`: every function crate)
-/// whose zip is missing or older than any source of the functions: a no-op `synth` doesn't
-/// pay for a cargo invocation, and an app's synth doesn't build other apps' functions.
+/// The manifest of `assets_dir`, building first those of `packages` whose zip is missing or
+/// older than a source it is built from: a no-op `synth` doesn't pay for a cargo invocation,
+/// and an app's synth doesn't build other apps' functions.
 fn fresh_assets(
     metadata: &Metadata,
     assets_dir: &Path,
     profile: BuildProfile,
     arch: Architecture,
-    packages: Option<&[&str]>,
+    packages: &[&str],
 ) -> Result<AssetManifest> {
     let manifest_path = assets_dir.join(MANIFEST_FILE);
-    let wanted: Vec<String> = match packages {
-        Some(packages) => packages.iter().map(|p| (*p).to_owned()).collect(),
-        None => workspace::functions(metadata)?
-            .into_iter()
-            .map(|f| f.package)
-            .collect(),
-    };
+    let wanted: Vec<String> = packages.iter().map(|p| (*p).to_owned()).collect();
     let manifest = AssetManifest::read(&manifest_path).ok();
     let stale = match &manifest {
         Some(manifest) if manifest.architecture == arch => {

@@ -33,7 +33,10 @@ Synthesizes an app's stack for a stage and writes DIR/template.json (atomically)
   --stage-file PATH   the stage config, e.g. infra/stages/echo/dev.yaml
   --assets PATH       the asset manifest `cargo xtask build` wrote, e.g.
                       target/wsecho/assets/arm64/assets.json
-  --out DIR           where template.json goes (created if missing)";
+  --out DIR           where template.json goes (created if missing)
+
+usage: synth [--app NAME] --packages
+Prints the function packages the app's routes run, one per line.";
 
 #[derive(Debug, PartialEq, Eq)]
 struct Args {
@@ -51,7 +54,13 @@ enum Failure {
 }
 
 fn main() -> ExitCode {
-    match parse(std::env::args_os().skip(1)).and_then(|args| run(&args)) {
+    let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let result = if argv.iter().any(|arg| arg == "--packages") {
+        packages(&argv)
+    } else {
+        parse(argv.into_iter()).and_then(|args| run(&args))
+    };
+    match result {
         Ok(None) => ExitCode::SUCCESS,
         Ok(Some(path)) => {
             println!("{}", path.display());
@@ -66,6 +75,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--app NAME --packages`: prints the function packages the app's route table names, one
+/// per line, so that `cargo xtask dev --watch` builds what the edited model needs, and no more.
+fn packages(argv: &[OsString]) -> Result<Option<PathBuf>, Failure> {
+    let app = match argv {
+        [flag] if flag == "--packages" => infra::apps::DEFAULT.name.to_owned(),
+        [a, name, p] | [p, a, name] if a == "--app" && p == "--packages" => {
+            name.to_string_lossy().into_owned()
+        }
+        _ => {
+            return Err(Failure::Usage(
+                "--packages takes only --app NAME".to_owned(),
+            ));
+        }
+    };
+    let app = infra::apps::find(&app).map_err(|e| Failure::Usage(e.to_string()))?;
+    for package in app.packages() {
+        println!("{package}");
+    }
+    Ok(None)
 }
 
 /// `Ok(None)` means `--help` was asked for (and printed).
@@ -189,6 +219,24 @@ mod tests {
                 assembly: false,
             })
         );
+    }
+
+    #[test]
+    fn packages_takes_only_the_app() {
+        let list = |args: &[&str]| {
+            let argv: Vec<OsString> = args.iter().map(OsString::from).collect();
+            packages(&argv)
+        };
+        assert!(matches!(list(&["--app", "chat", "--packages"]), Ok(None)));
+        assert!(matches!(list(&["--packages", "--app", "echo"]), Ok(None)));
+        assert!(matches!(
+            list(&["--packages", "--out", "o"]),
+            Err(Failure::Usage(m)) if m.contains("only --app")
+        ));
+        assert!(matches!(
+            list(&["--app", "nope", "--packages"]),
+            Err(Failure::Usage(_))
+        ));
     }
 
     #[test]
