@@ -17,9 +17,11 @@ use crate::sources::{self, Fingerprint};
 use crate::synth::{self, SynthOptions};
 use crate::workspace::{self, FunctionCrate};
 
-pub const POLL: Duration = Duration::from_millis(500);
+/// A poll stats the ~300 source files (about a millisecond): every 200 ms costs under 1 % of
+/// a core, and an edit waits 100 ms for it on average (BENCHMARKS.md, "Inner loop").
+pub const POLL: Duration = Duration::from_millis(200);
 /// A save is often several writes (editors, `git checkout`): wait until the tree is quiet.
-const QUIET: Duration = Duration::from_millis(300);
+const QUIET: Duration = Duration::from_millis(150);
 /// ...but not forever while something keeps writing.
 const MAX_SETTLE: Duration = Duration::from_secs(5);
 
