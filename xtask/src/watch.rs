@@ -17,8 +17,8 @@ use crate::sources::{self, Fingerprint};
 use crate::synth::{self, SynthOptions};
 use crate::workspace::{self, FunctionCrate};
 
-/// A poll stats the ~300 source files (about a millisecond): every 200 ms costs under 1 % of
-/// a core, and an edit waits 100 ms for it on average (BENCHMARKS.md, "Inner loop").
+/// A poll only stats the source files, so polling often is cheap, and an edit waits half a
+/// poll for it on average (BENCHMARKS.md, "Inner loop").
 pub const POLL: Duration = Duration::from_millis(200);
 /// A save is often several writes (editors, `git checkout`): wait until the tree is quiet.
 const QUIET: Duration = Duration::from_millis(150);
