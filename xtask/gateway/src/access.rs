@@ -99,7 +99,7 @@ pub(crate) async fn check(
                 request.headers(),
                 request.uri().query(),
                 &model.stage_variables,
-                shared.port,
+                shared.addr.port(),
             );
             let pool = &deployment.pools[&spec.function];
             let timeout = authorizer::TIMEOUT;

@@ -21,6 +21,7 @@
 mod access;
 mod api_keys;
 mod authorizer;
+mod browsers;
 mod connections;
 mod error;
 mod events;
@@ -105,6 +106,27 @@ impl DevOptions {
             max_concurrency: 10,
             unpacked: None,
             local_services: None,
+        }
+    }
+}
+
+/// What the gateway lets in beyond [`DevOptions`]: the safe defaults keep web pages out and
+/// bound the open connections.
+#[derive(Debug, Clone)]
+pub struct Exposure {
+    /// Browser origins allowed to connect beside loopback pages (`http://localhost:5173`,
+    /// `https://127.0.0.1`, `http://[::1]:8080`: any port), as `scheme://host[:port]`;
+    /// `*` allows every page. Clients that send no `Origin` (CLIs, SDKs) always may.
+    pub allowed_origins: Vec<String>,
+    /// Open TCP connections (WebSockets and HTTP) at most; one more is answered 503.
+    pub max_connections: usize,
+}
+
+impl Default for Exposure {
+    fn default() -> Exposure {
+        Exposure {
+            allowed_origins: Vec::new(),
+            max_connections: 4096,
         }
     }
 }
@@ -381,7 +403,16 @@ impl Drop for Gateway {
 
 /// Runs the gateway until Ctrl-C; `ready` runs once it listens.
 pub async fn serve(opts: DevOptions, ready: impl FnOnce(&Gateway)) -> Result<(), Error> {
-    let gateway = start(opts).await?;
+    serve_with(opts, Exposure::default(), ready).await
+}
+
+/// [`serve`] with what it lets in set (`cargo xtask dev --allow-origin`).
+pub async fn serve_with(
+    opts: DevOptions,
+    exposure: Exposure,
+    ready: impl FnOnce(&Gateway),
+) -> Result<(), Error> {
+    let gateway = start_with(opts, exposure).await?;
     ready(&gateway);
     tokio::signal::ctrl_c().await.map_err(Error::CtrlC)?;
     log!(
@@ -394,6 +425,11 @@ pub async fn serve(opts: DevOptions, ready: impl FnOnce(&Gateway)) -> Result<(),
 
 /// Starts the gateway in this process; it serves until `Gateway::shutdown`.
 pub async fn start(opts: DevOptions) -> Result<Gateway, Error> {
+    start_with(opts, Exposure::default()).await
+}
+
+/// [`start`] with what it lets in set.
+pub async fn start_with(opts: DevOptions, exposure: Exposure) -> Result<Gateway, Error> {
     let listen_error = |error| Error::Listen {
         host: opts.host,
         port: opts.port,
@@ -423,6 +459,7 @@ pub async fn start(opts: DevOptions) -> Result<Gateway, Error> {
         .await
         .map_err(listen_error)?;
     let addr = listener.local_addr().map_err(listen_error)?;
+    let browsers = browsers::Browsers::new(addr.ip(), &exposure.allowed_origins);
     // The address clients and functions reach: a wildcard bind is reached through loopback.
     let addr = if addr.ip().is_unspecified() {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
@@ -443,7 +480,9 @@ pub async fn start(opts: DevOptions) -> Result<Gateway, Error> {
         tasks: Tasks::new(stop_rx),
         idle_timeout: opts.idle_timeout,
         max_duration: opts.max_duration,
-        port: addr.port(),
+        addr,
+        browsers,
+        slots: Arc::new(server::Slots::new(exposure.max_connections)),
         credentials: source.credentials.clone(),
     });
     let accept = tokio::spawn(server::accept(listener, shared.clone()));

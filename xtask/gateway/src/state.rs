@@ -2,12 +2,15 @@
 //! connections, the running tasks, and the limits.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::browsers::Browsers;
 use crate::connections::Registry;
 use crate::iam::Credentials;
 use crate::pool::Pool;
+use crate::server::Slots;
 use crate::tasks::Tasks;
 use crate::template::ApiModel;
 
@@ -23,7 +26,11 @@ pub(crate) struct Shared {
     pub(crate) tasks: Tasks,
     pub(crate) idle_timeout: Duration,
     pub(crate) max_duration: Duration,
-    pub(crate) port: u16,
+    /// Where clients and functions reach the gateway: events' `domainName`, whatever `Host`
+    /// a client sent.
+    pub(crate) addr: SocketAddr,
+    pub(crate) browsers: Browsers,
+    pub(crate) slots: Arc<Slots>,
     /// The run's AWS credentials: the functions', and what IAM-authorized clients sign with.
     pub(crate) credentials: Credentials,
 }

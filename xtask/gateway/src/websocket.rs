@@ -27,6 +27,7 @@ use crate::http::text;
 use crate::ids;
 use crate::log::log;
 use crate::pool::{Failure, Pool};
+use crate::server::Slot;
 use crate::state::{FRAME_LIMIT, MESSAGE_LIMIT, Shared};
 
 /// tungstenite's advice for many connections; messages larger than this take a few reads.
@@ -38,6 +39,7 @@ pub(crate) async fn upgrade(
     shared: Arc<Shared>,
     mut req: Request<Incoming>,
     peer: SocketAddr,
+    slot: Arc<Slot>,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path().trim_end_matches('/');
     let deployment = shared.deployment();
@@ -73,10 +75,8 @@ pub(crate) async fn upgrade(
         connected_at: ids::now_ms(),
         source_ip: peer.ip().to_string(),
         user_agent: header("user-agent"),
-        domain_name: match header("host") {
-            host if host.is_empty() => format!("127.0.0.1:{}", shared.port),
-            host => host,
-        },
+        // The listen address, as API Gateway's is its own: a client's `Host` names nothing.
+        domain_name: shared.addr.to_string(),
         stage: stage.clone(),
         api_id: deployment.model.api_id.clone(),
         access: None,
@@ -110,7 +110,7 @@ pub(crate) async fn upgrade(
             &request_id,
             req.headers(),
             req.uri().query(),
-            shared.port,
+            shared.addr.port(),
         );
         let pool = &deployment.pools[&route.function];
         let started = Instant::now();
@@ -163,6 +163,8 @@ pub(crate) async fn upgrade(
     let on_upgrade = hyper::upgrade::on(&mut req);
     let task_shared = shared.clone();
     shared.tasks.spawn(async move {
+        // The connection counts until the socket is gone.
+        let _slot = slot;
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(e) => {

@@ -3,6 +3,7 @@
 
 mod access;
 mod assemblies;
+mod attacks;
 mod chat;
 mod common;
 mod concurrency;

@@ -1,0 +1,277 @@
+//! The gateway attacked from outside, as a web page, a careless client or a hostile one
+//! would: foreign origins and rebound `Host`s, slowloris handshakes, oversized headers and
+//! URLs, more connections than allowed. Loopback only; every wait is bounded.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use gateway::Exposure;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::common::*;
+
+/// A WebSocket handshake with extra headers: the client, or the status it was refused with.
+async fn handshake(url: &str, headers: &[(&'static str, &str)]) -> Result<Client, u16> {
+    let mut request = url.into_client_request().unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, value.parse().unwrap());
+    }
+    let result = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+        .await
+        .expect("the handshake finishes in time");
+    match result {
+        Ok((client, _)) => Ok(client),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
+        Err(other) => panic!("expected an answer to the handshake, got {other}"),
+    }
+}
+
+/// Writes `request` as it is and reads the answer until the gateway closes; returns the
+/// status (0 if it closed without answering) and the whole response.
+async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // A refusal may come before the whole request is written.
+    let _ = stream.write_all(request).await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
+        .await
+        .expect("the gateway answers and closes in time");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+fn upgrade_head(addr: SocketAddr, path: &str, extra: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
+    )
+}
+
+#[tokio::test]
+async fn pages_of_other_origins_are_refused_loopback_pages_and_clis_get_in() {
+    bounded(async {
+        let asm = Assembly::standard("attack-origin").write();
+        let gw = asm.start().await;
+        let url = gw.url();
+        for origin in ["https://evil.example", "null", "http://localhost.evil.example"] {
+            assert_eq!(
+                handshake(&url, &[("origin", origin)]).await.err(),
+                Some(403),
+                "{origin}"
+            );
+        }
+        // Refused before `$connect`: the function never saw them.
+        assert!(asm.recorded_ids("connect").is_empty());
+        for origin in [
+            "http://localhost:5173",
+            "https://127.0.0.1",
+            "http://[::1]:8080",
+        ] {
+            let mut client = handshake(&url, &[("origin", origin)])
+                .await
+                .unwrap_or_else(|status| panic!("{origin} refused with {status}"));
+            connection_id(&mut client).await;
+        }
+        // No Origin: a CLI or an SDK.
+        let mut client = connect(&url).await;
+        connection_id(&mut client).await;
+        // A page can't post to a connection either (a text/plain POST needs no preflight).
+        let (status, _) = raw(
+            gw.addr(),
+            format!(
+                "POST /test/@connections/x HTTP/1.1\r\nHost: {}\r\nOrigin: https://evil.example\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+                gw.addr()
+            )
+            .as_bytes(),
+        )
+        .await;
+        assert_eq!(status, 403);
+        gw.shutdown().await;
+
+        // Opened up for one origin.
+        let gw = gateway::start_with(
+            asm.options(),
+            Exposure {
+                allowed_origins: vec!["https://app.example".into()],
+                ..Exposure::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut client = handshake(&gw.url(), &[("origin", "https://app.example")])
+            .await
+            .expect("the allowed origin connects");
+        connection_id(&mut client).await;
+        assert_eq!(
+            handshake(&gw.url(), &[("origin", "https://other.example")])
+                .await
+                .err(),
+            Some(403)
+        );
+        gw.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rebound_host_is_refused_and_domain_name_is_the_listen_address() {
+    bounded(async {
+        let asm = Assembly::standard("attack-host").write();
+        let gw = asm.start().await;
+        let port = gw.addr().port();
+        let url = gw.url();
+        // DNS rebinding: a page at evil.example:PORT whose name now resolves to 127.0.0.1.
+        let evil = format!("evil.example:{port}");
+        assert_eq!(
+            handshake(
+                &url,
+                &[("host", &evil), ("origin", &format!("http://{evil}"))]
+            )
+            .await
+            .err(),
+            Some(421)
+        );
+        assert_eq!(handshake(&url, &[("host", &evil)]).await.err(), Some(421));
+        let (status, _) = raw(
+            gw.addr(),
+            format!(
+                "DELETE /test/@connections/x HTTP/1.1\r\nHost: {evil}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await;
+        assert_eq!(status, 421);
+        assert!(asm.recorded_ids("connect").is_empty());
+        // `localhost` is this gateway; events name the listen address whatever the Host.
+        let mut client = handshake(&url, &[("host", &format!("localhost:{port}"))])
+            .await
+            .expect("localhost connects");
+        let event = echo(&mut client, serde_json::json!({"action": "echo"})).await;
+        assert_eq!(event["requestContext"]["domainName"], gw.addr().to_string());
+        gw.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn half_sent_handshakes_are_closed_within_seconds() {
+    bounded(async {
+        let asm = Assembly::standard("attack-slowloris").write();
+        let gw = asm.start().await;
+        let started = Instant::now();
+        let mut streams = Vec::new();
+        for _ in 0..20 {
+            let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
+            stream
+                .write_all(
+                    format!("GET /test HTTP/1.1\r\nHost: {}\r\nX-Slow: ", gw.addr()).as_bytes(),
+                )
+                .await
+                .unwrap();
+            streams.push(stream);
+        }
+        // One more byte now and then, as slowloris does: it must not keep the request alive.
+        for stream in &mut streams {
+            let _ = stream.write_all(b"a").await;
+        }
+        for mut stream in streams {
+            let mut buffer = [0u8; 512];
+            let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
+                .await
+                .expect("the gateway closes a half-sent request within 10 s");
+            // Closed (0 bytes, or reset), never answered as a request.
+            assert!(
+                matches!(read, Ok(0) | Err(_)) || buffer.starts_with(b"HTTP/1.1 408"),
+                "{read:?}"
+            );
+        }
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(8), "closed after {took:?}");
+        // The gateway still serves.
+        let mut client = connect(&gw.url()).await;
+        connection_id(&mut client).await;
+        gw.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn oversized_headers_and_urls_are_refused() {
+    bounded(async {
+        let asm = Assembly::standard("attack-sizes").write();
+        let gw = asm.start().await;
+        let addr = gw.addr();
+        // 11 KB of headers: 431, before any of it reaches a function.
+        let padding = format!("X-Padding: {}\r\n", "a".repeat(11 * 1024));
+        let (status, _) = raw(addr, upgrade_head(addr, "/test", &padding).as_bytes()).await;
+        assert_eq!(status, 431);
+        // 100 KiB: the same, without reading it all.
+        let padding = format!("X-Padding: {}\r\n", "a".repeat(100 * 1024));
+        let (status, _) = raw(addr, upgrade_head(addr, "/test", &padding).as_bytes()).await;
+        assert_eq!(status, 431);
+        // A URL beyond API Gateway's 4,096 characters.
+        let long = format!("/test?q={}", "b".repeat(4100));
+        let (status, _) = raw(addr, upgrade_head(addr, &long, "").as_bytes()).await;
+        assert_eq!(status, 414);
+        assert!(asm.recorded_ids("connect").is_empty());
+        // Just under both limits: connected.
+        let url = format!("{}?q={}", gw.url(), "b".repeat(4000));
+        let mut client = handshake(&url, &[("x-padding", &"c".repeat(5 * 1024))])
+            .await
+            .expect("a large but allowed handshake connects");
+        connection_id(&mut client).await;
+        gw.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_get_a_clear_refusal() {
+    bounded(async {
+        let asm = Assembly::standard("attack-connections").write();
+        let gw = gateway::start_with(
+            asm.options(),
+            Exposure {
+                max_connections: 3,
+                ..Exposure::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            let mut client = connect(&gw.url()).await;
+            connection_id(&mut client).await;
+            clients.push(client);
+        }
+        let (status, response) =
+            raw(gw.addr(), upgrade_head(gw.addr(), "/test", "").as_bytes()).await;
+        assert_eq!(status, 503, "{response}");
+        assert!(response.contains("Too many connections"), "{response}");
+        assert_eq!(handshake(&gw.url(), &[]).await.err(), Some(503));
+        // A closed connection frees its place (once its socket is gone).
+        let mut closing = clients.pop().unwrap();
+        closing.close(None).await.unwrap();
+        let deadline = Instant::now() + WAIT;
+        let mut client = loop {
+            match handshake(&gw.url(), &[]).await {
+                Ok(client) => break client,
+                Err(503) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(status) => panic!("still refused ({status}) after a connection closed"),
+            }
+        };
+        connection_id(&mut client).await;
+        gw.shutdown().await;
+    })
+    .await;
+}
