@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -279,6 +279,18 @@ async fn run(
                     };
                     let _ = sink.send(close_with(1009, reason)).await;
                     break (1009, reason.into());
+                }
+                // The client broke the protocol: told with the code API Gateway closes with.
+                Some(Err(WsError::Utf8(_))) => {
+                    let reason = "Invalid UTF-8 in a text frame";
+                    let _ = sink.send(close_with(1007, reason)).await;
+                    break (1007, reason.into());
+                }
+                Some(Err(WsError::Protocol(e)))
+                    if !matches!(e, ProtocolError::ResetWithoutClosingHandshake) =>
+                {
+                    let _ = sink.send(close_with(1002, "Protocol error")).await;
+                    break (1002, format!("Protocol error: {e}"));
                 }
                 Some(Err(e)) => break (1006, format!("Connection was closed abnormally: {e}")),
             },

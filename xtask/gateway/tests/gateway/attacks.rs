@@ -275,3 +275,113 @@ async fn connections_beyond_the_limit_get_a_clear_refusal() {
     })
     .await;
 }
+
+/// A client frame as the bytes go on the wire: `first` is FIN, RSV and opcode; masked unless
+/// told otherwise.
+fn frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    assert!(payload.len() < 126, "short frames only");
+    let mut bytes = vec![first, payload.len() as u8 | if masked { 0x80 } else { 0 }];
+    if masked {
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        bytes.extend_from_slice(&mask);
+        bytes.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    } else {
+        bytes.extend_from_slice(payload);
+    }
+    bytes
+}
+
+/// Opens a WebSocket by hand, writes `frames`, and returns the code of the close frame the
+/// gateway answers with (`None` if it closed without one).
+async fn close_code_for(addr: SocketAddr, frames: &[u8]) -> Option<u16> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(upgrade_head(addr, "/test", "").as_bytes())
+        .await
+        .unwrap();
+    // The 101 first, alone: the gateway writes nothing else before it reads a frame.
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let read = tokio::time::timeout(WAIT, stream.read(&mut byte))
+            .await
+            .expect("the handshake is answered in time")
+            .unwrap();
+        assert_eq!(read, 1, "closed during the handshake: {head:?}");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream.write_all(frames).await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut rest))
+        .await
+        .expect("the gateway closes in time");
+    // Server frames are unmasked: 0x88, a length, the code, the reason.
+    (rest.len() >= 4 && rest[0] == 0x88).then(|| u16::from_be_bytes([rest[2], rest[3]]))
+}
+
+#[tokio::test]
+async fn invalid_utf8_closes_with_1007_and_protocol_violations_with_1002() {
+    bounded(async {
+        let asm = Assembly::standard("attack-frames").write();
+        let gw = asm.start().await;
+        let addr = gw.addr();
+        let cases: [(&str, Vec<u8>, u16); 6] = [
+            (
+                "invalid UTF-8 in a text frame",
+                frame(0x81, b"{\"a\":\xff}", true),
+                1007,
+            ),
+            (
+                "UTF-8 cut between fragments, then ended",
+                [frame(0x01, b"\xe2\x82", true), frame(0x80, b"", true)].concat(),
+                1007,
+            ),
+            ("a reserved bit set", frame(0xc1, b"hello", true), 1002),
+            (
+                "an unmasked client frame",
+                frame(0x81, b"hello", false),
+                1002,
+            ),
+            ("an unknown opcode", frame(0x83, b"hello", true), 1002),
+            ("a fragmented ping", frame(0x09, b"x", true), 1002),
+        ];
+        let expected: Vec<u16> = cases.iter().map(|(_, _, code)| *code).collect();
+        for (i, (what, bytes, code)) in cases.into_iter().enumerate() {
+            assert_eq!(close_code_for(addr, &bytes).await, Some(code), "{what}");
+            // `$disconnect` ran with that code.
+            let deadline = Instant::now() + WAIT;
+            while asm.recorded_ids("disconnect").len() <= i {
+                assert!(Instant::now() < deadline, "no $disconnect for {what}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let codes: Vec<u64> = futures_util::future::join_all(
+                asm.recorded_ids("disconnect")
+                    .iter()
+                    .map(|id| asm.recorded(id, "disconnect")),
+            )
+            .await
+            .iter()
+            .map(|e| {
+                e["requestContext"]["disconnectStatusCode"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+            assert_eq!(
+                codes.iter().filter(|c| **c == u64::from(code)).count(),
+                expected[..=i].iter().filter(|c| **c == code).count(),
+                "{what}: {codes:?}"
+            );
+        }
+        // The gateway still serves.
+        let mut client = connect(&gw.url()).await;
+        connection_id(&mut client).await;
+        gw.shutdown().await;
+    })
+    .await;
+}
