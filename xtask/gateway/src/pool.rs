@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
@@ -21,6 +21,10 @@ use crate::template::FunctionSpec;
 
 /// Lambda gives a runtime 10 s to initialise before its first invocation.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A function's output line longer than this is cut (with a marker saying how much): the
+/// log is read by a person, and a line never holds more memory than this.
+const LINE_LIMIT: usize = 16 * 1024;
 
 /// Why an invocation produced no response: API Gateway answers all of these with
 /// "Internal server error".
@@ -273,22 +277,17 @@ impl Pool {
             child
                 .stdout
                 .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+                .map(|s| Box::new(s) as Box<dyn AsyncRead + Unpin + Send>),
             child
                 .stderr
                 .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+                .map(|s| Box::new(s) as Box<dyn AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
         {
             let name = name.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    log!(&name, "{line}");
-                }
-            });
+            tokio::spawn(forward_output(stream, move |line| log!(&name, "{line}")));
         }
         let (kill_tx, kill_rx) = oneshot::channel::<()>();
         let (exit_tx, exit_rx) = watch::channel(None);
@@ -327,5 +326,85 @@ impl Pool {
             exited: exit_rx,
             _kill: kill_tx,
         })
+    }
+}
+
+/// Hands each line of a function's stdout or stderr to `emit` until the process (and whatever
+/// inherited the pipe) closes it: bytes, not text, so invalid UTF-8 is shown lossily rather
+/// than ending the reading (a pipe nobody reads fails the function's next write); a line over
+/// [`LINE_LIMIT`] is cut with a marker.
+async fn forward_output(stream: impl AsyncRead + Unpin, mut emit: impl FnMut(String)) {
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    // Bytes of the current line beyond the limit, dropped.
+    let mut cut = 0usize;
+    let mut finish = |line: &mut Vec<u8>, cut: &mut usize| {
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        let mut text = String::from_utf8_lossy(line).into_owned();
+        if *cut > 0 {
+            text.push_str(&format!(" [… line cut: {cut} more bytes]"));
+        }
+        emit(text);
+        line.clear();
+        *cut = 0;
+    };
+    loop {
+        let buffer = match reader.fill_buf().await {
+            Ok(buffer) => buffer,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        if buffer.is_empty() {
+            break;
+        }
+        let newline = buffer.iter().position(|b| *b == b'\n');
+        let chunk = &buffer[..newline.unwrap_or(buffer.len())];
+        let room = LINE_LIMIT.saturating_sub(line.len()).min(chunk.len());
+        line.extend_from_slice(&chunk[..room]);
+        cut += chunk.len() - room;
+        let consumed = newline.map_or(chunk.len(), |at| at + 1);
+        reader.consume(consumed);
+        if newline.is_some() {
+            finish(&mut line, &mut cut);
+        }
+    }
+    if !line.is_empty() || cut > 0 {
+        finish(&mut line, &mut cut);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn lines_of(output: &[u8]) -> Vec<String> {
+        let mut lines = Vec::new();
+        forward_output(output, |line| lines.push(line)).await;
+        lines
+    }
+
+    #[tokio::test]
+    async fn output_is_read_as_bytes_and_long_lines_are_cut() {
+        assert_eq!(
+            lines_of(b"one\r\ninvalid \xff\xfe byte\n\nlast without newline").await,
+            [
+                "one",
+                "invalid \u{fffd}\u{fffd} byte",
+                "",
+                "last without newline"
+            ]
+        );
+        let mut long = vec![b'x'; LINE_LIMIT + 100];
+        long.extend_from_slice(b"\nnext\n");
+        let lines = lines_of(&long).await;
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            lines[0],
+            format!("{} [… line cut: 100 more bytes]", "x".repeat(LINE_LIMIT))
+        );
+        assert_eq!(lines[1], "next");
+        assert!(lines_of(b"").await.is_empty());
     }
 }

@@ -82,6 +82,18 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
             let number = |name: &str| body.get(name).and_then(Value::as_u64).unwrap_or(0);
             match body.get("do").and_then(Value::as_str).unwrap_or("echo") {
                 "error" => Err("testfn was asked to fail".into()),
+                "print" => {
+                    // What a careless function prints: invalid UTF-8, a line of `long` bytes.
+                    // A write that fails (a pipe the gateway stopped reading) fails the call.
+                    use std::io::Write;
+                    let mut line = b"testfn prints \xff\xfe, invalid UTF-8".to_vec();
+                    line.extend(std::iter::repeat_n(b'x', number("long") as usize));
+                    line.push(b'\n');
+                    std::io::stdout().write_all(&line)?;
+                    std::io::stdout().flush()?;
+                    std::io::stderr().write_all(&line)?;
+                    Ok(reply(&raw))
+                }
                 "panic" => panic!("testfn was asked to panic"),
                 "exit" => std::process::exit(7),
                 "abort" => std::process::abort(),

@@ -385,3 +385,37 @@ async fn invalid_utf8_closes_with_1007_and_protocol_violations_with_1002() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_function_printing_invalid_utf8_and_long_lines_keeps_answering() {
+    bounded(async {
+        let asm = Assembly::standard("attack-output").write();
+        let gw = asm.start().await;
+        let mut client = connect(&gw.url()).await;
+        let before = pid_of(&mut client).await;
+        // Each print writes more than a pipe holds (64 KiB): a pipe nobody reads would block
+        // the function, one that was closed would fail its write.
+        for long in [0, 200 * 1024, 10, 200 * 1024] {
+            let event = echo(
+                &mut client,
+                serde_json::json!({"action": "echo", "do": "print", "long": long}),
+            )
+            .await;
+            assert_eq!(event["requestContext"]["routeKey"], "echo", "{event}");
+        }
+        // The same process answered throughout: none failed or was discarded.
+        assert_eq!(pid_of(&mut client).await, before);
+        gw.shutdown().await;
+    })
+    .await;
+}
+
+/// The pid of the testfn process that answers.
+async fn pid_of(client: &mut Client) -> String {
+    send(
+        client,
+        serde_json::json!({"action": "echo", "do": "pid"}).to_string(),
+    )
+    .await;
+    next_text(client).await
+}
