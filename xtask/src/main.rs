@@ -14,6 +14,7 @@ mod test;
 mod token;
 mod tools;
 mod watch;
+mod workflows;
 mod workspace;
 
 use std::path::PathBuf;

