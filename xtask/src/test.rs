@@ -3,10 +3,17 @@
 //! tools and the assembly handed over in environment variables (`testenv`). Tests that need
 //! them are ignored by plain `cargo test`; here every test runs (`--include-ignored`), so
 //! nothing is skipped.
+//!
+//! On CI (`CI` set, as GitHub and `.ci/run`'s caller set it) insta runs in check mode: a
+//! snapshot that differs fails its test and nothing is written. After any run, a pending
+//! snapshot left in the tree (`*.snap.new`, `.*.pending-snap`) fails the run, so a forgotten
+//! `cargo insta review` cannot land.
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use assembly::Architecture;
 use clap::Args;
 use testenv::Need;
@@ -31,6 +38,7 @@ pub fn run(opts: &TestOptions) -> Result<()> {
             Need::CfnLint => tools::CFN_LINT,
             Need::Checkov => tools::CHECKOV,
             Need::Wscat => tools::WSCAT,
+            Need::Actionlint => tools::ACTIONLINT,
             Need::AwsCli => tools::AWS_CLI,
             Need::MotoServer => tools::MOTO,
             // Synthesized below, once the tools are in.
@@ -79,6 +87,12 @@ pub fn run(opts: &TestOptions) -> Result<()> {
     for (need, path) in &provided {
         cargo = cargo.env(need.var(), path);
     }
+    if is_ci(std::env::var_os("CI").as_deref()) {
+        // insta's check mode, whatever the environment says otherwise: a changed or new
+        // snapshot fails its test, no `.snap.new` is written, and nothing forces a pass.
+        eprintln!("[test] CI: snapshots are checked, never written (INSTA_UPDATE=no)");
+        cargo = cargo.env("INSTA_UPDATE", "no").env("INSTA_FORCE_PASS", "0");
+    }
     let mut totals = Totals::default();
     let ran = cargo.run_lines(|line| {
         println!("{line}");
@@ -89,6 +103,19 @@ pub fn run(opts: &TestOptions) -> Result<()> {
         "tests: {} passed, {} failed, {} skipped",
         totals.passed, totals.failed, totals.ignored
     );
+    let pending = pending_snapshots(&workspace::root(), &target_dir)?;
+    if !pending.is_empty() {
+        let list: Vec<String> = pending
+            .iter()
+            .map(|p| format!("  {}", p.display()))
+            .collect();
+        bail!(
+            "{} snapshot(s) pending review:\n{}\nreview them with `cargo insta review` \
+             (`cargo install cargo-insta`), accepting or rejecting each, then run the tests again",
+            pending.len(),
+            list.join("\n")
+        );
+    }
     ran.context("some tests failed (see above); rerun one with `cargo xtask test -- NAME`")?;
     if totals.passed == 0 {
         anyhow::bail!("cargo test ran no test: is the filter after `--` right?");
@@ -101,6 +128,49 @@ pub fn run(opts: &TestOptions) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether `CI` says this is a CI run, read as insta reads it: set to anything but `false`, `0`
+/// or nothing.
+fn is_ci(value: Option<&OsStr>) -> bool {
+    value.is_some_and(|v| !matches!(v.to_str(), Some("" | "false" | "0")))
+}
+
+/// The pending snapshots insta left under `root` (relative to it, sorted): `*.snap.new` (and
+/// `*.snap.new.*` of binary snapshots) beside the `.snap` files, `.*.pending-snap` beside a
+/// test file with inline snapshots. The target dir, `.git` and the provisioned tools are not
+/// ours to check.
+fn pending_snapshots(root: &Path, target_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries =
+            fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+            let path = entry.path();
+            let kind = entry
+                .file_type()
+                .with_context(|| format!("cannot stat {}", path.display()))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if kind.is_dir() {
+                let skipped =
+                    matches!(name.as_ref(), ".git" | ".tools" | "target" | "node_modules")
+                        || path == target_dir;
+                if !skipped {
+                    dirs.push(path);
+                }
+            } else if name.ends_with(".snap.new")
+                || name.contains(".snap.new.")
+                || name.ends_with(".pending-snap")
+            {
+                found.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// Sums cargo test's `test result:` lines.
@@ -137,6 +207,63 @@ impl Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ci_is_any_value_but_false_zero_or_empty() {
+        assert!(is_ci(Some(OsStr::new("true"))));
+        assert!(is_ci(Some(OsStr::new("1"))));
+        assert!(is_ci(Some(OsStr::new("github"))));
+        assert!(!is_ci(Some(OsStr::new("false"))));
+        assert!(!is_ci(Some(OsStr::new("0"))));
+        assert!(!is_ci(Some(OsStr::new(""))));
+        assert!(!is_ci(None));
+    }
+
+    #[test]
+    fn pending_snapshots_are_found_anywhere_in_the_tree_but_the_build_and_tool_folders() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("build-out");
+        let files = [
+            // Reviewed snapshots and sources: not pending.
+            "snapshots/echo-dev.template.json.snap",
+            "infra/tests/infra/apps.rs",
+            // Pending: a changed file snapshot, a binary one, an inline one.
+            "snapshots/echo-dev.template.json.snap.new",
+            "functions/echo/src/snapshots/echo__reply.snap.new.png",
+            "infra/tests/infra/.apps.rs.pending-snap",
+            // Not ours: build output, git's objects, the provisioned tools.
+            "target/debug/x.snap.new",
+            "build-out/x.snap.new",
+            ".git/x.snap.new",
+            ".tools/npm/wscat/node_modules/y/.t.rs.pending-snap",
+        ];
+        for file in files {
+            let path = root.path().join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, "").unwrap();
+        }
+        assert_eq!(
+            pending_snapshots(root.path(), &target).unwrap(),
+            [
+                "functions/echo/src/snapshots/echo__reply.snap.new.png",
+                "infra/tests/infra/.apps.rs.pending-snap",
+                "snapshots/echo-dev.template.json.snap.new",
+            ]
+            .map(PathBuf::from)
+        );
+    }
+
+    #[test]
+    fn a_clean_tree_has_no_pending_snapshot() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join("snapshots")).unwrap();
+        fs::write(root.path().join("snapshots/a.snap"), "").unwrap();
+        assert!(
+            pending_snapshots(root.path(), &root.path().join("target"))
+                .unwrap()
+                .is_empty()
+        );
+    }
 
     #[test]
     fn totals_add_up_cargo_result_lines_and_nothing_else() {
