@@ -109,9 +109,16 @@ pub fn run(opts: &TestOptions) -> Result<()> {
             .iter()
             .map(|p| format!("  {}", p.display()))
             .collect();
+        // Their tests failed above (or an earlier run left them): either way, review first.
+        let failed = if ran.is_err() {
+            "some tests failed (see above), and "
+        } else {
+            ""
+        };
         bail!(
-            "{} snapshot(s) pending review:\n{}\nreview them with `cargo insta review` \
-             (`cargo install cargo-insta`), accepting or rejecting each, then run the tests again",
+            "{failed}{} snapshot(s) are pending review:\n{}\nreview them with `cargo insta \
+             review` (`cargo install cargo-insta`), accepting or rejecting each, then run the \
+             tests again",
             pending.len(),
             list.join("\n")
         );
