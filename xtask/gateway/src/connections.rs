@@ -2,21 +2,43 @@
 //! management API.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::events::ConnectionInfo;
 use crate::ids;
 
-/// What the connection's task should send or do.
+/// Bytes a connection may have waiting to be sent (a client that stops reading): beyond it,
+/// the connection is closed rather than let the gateway's memory grow.
+pub(crate) const OUTBOUND_LIMIT: usize = 4 << 20;
+/// What a queued frame counts for beyond its payload, so empty frames are bounded too.
+const FRAME_OVERHEAD: usize = 64;
+
+/// A frame the connection's writer should send.
 #[derive(Debug)]
 pub(crate) enum Outbound {
     Text(String),
     Binary(Vec<u8>),
-    /// Close with this code and reason (a management API DELETE).
-    Close(u16, String),
+}
+
+impl Outbound {
+    /// What it counts for against [`OUTBOUND_LIMIT`].
+    pub(crate) fn weight(&self) -> usize {
+        FRAME_OVERHEAD
+            + match self {
+                Outbound::Text(text) => text.len(),
+                Outbound::Binary(bytes) => bytes.len(),
+            }
+    }
+}
+
+/// What the connection's task reads: the frames to send, and a request to close (a management
+/// API DELETE, a full queue), which never waits behind the frames.
+pub(crate) struct Receivers {
+    pub(crate) outbound: mpsc::UnboundedReceiver<Outbound>,
+    pub(crate) close: oneshot::Receiver<(u16, String)>,
 }
 
 pub(crate) struct Connection {
@@ -25,6 +47,9 @@ pub(crate) struct Connection {
     open: AtomicBool,
     last_active_ms: AtomicU64,
     tx: mpsc::UnboundedSender<Outbound>,
+    /// Weight of the frames queued and not yet sent.
+    queued: AtomicUsize,
+    close: Mutex<Option<oneshot::Sender<(u16, String)>>>,
 }
 
 impl Connection {
@@ -40,9 +65,41 @@ impl Connection {
         self.last_active_ms.load(Ordering::Relaxed)
     }
 
-    /// Queues a frame or a close; false when the connection is gone.
+    /// Queues a frame; false when the connection is gone, or closing because its client has
+    /// left [`OUTBOUND_LIMIT`] unread.
     pub(crate) fn send(&self, message: Outbound) -> bool {
-        self.is_open() && self.tx.send(message).is_ok()
+        if !self.is_open() {
+            return false;
+        }
+        let weight = message.weight();
+        let queued = self.queued.fetch_add(weight, Ordering::Relaxed) + weight;
+        if queued > OUTBOUND_LIMIT {
+            self.queued.fetch_sub(weight, Ordering::Relaxed);
+            self.close(
+                1008,
+                &format!(
+                    "Outbound queue full: the client left {} MiB unread",
+                    OUTBOUND_LIMIT >> 20
+                ),
+            );
+            return false;
+        }
+        self.tx.send(message).is_ok()
+    }
+
+    /// The writer took a frame of this weight off the queue.
+    pub(crate) fn dequeued(&self, weight: usize) {
+        self.queued.fetch_sub(weight, Ordering::Relaxed);
+    }
+
+    /// Asks the connection's task to close with this code; false when it is gone or already
+    /// closing.
+    pub(crate) fn close(&self, code: u16, reason: &str) -> bool {
+        if !self.is_open() {
+            return false;
+        }
+        let sender = self.close.lock().expect("not poisoned").take();
+        sender.is_some_and(|sender| sender.send((code, reason.to_owned())).is_ok())
     }
 }
 
@@ -52,23 +109,23 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// Adds a connection that is not open yet; returns it and the receiver of its outbound queue.
-    pub(crate) fn add(
-        &self,
-        info: ConnectionInfo,
-    ) -> (Arc<Connection>, mpsc::UnboundedReceiver<Outbound>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    /// Adds a connection that is not open yet; returns it and what its task reads.
+    pub(crate) fn add(&self, info: ConnectionInfo) -> (Arc<Connection>, Receivers) {
+        let (tx, outbound) = mpsc::unbounded_channel();
+        let (close_tx, close) = oneshot::channel();
         let connection = Arc::new(Connection {
             last_active_ms: AtomicU64::new(info.connected_at),
             info,
             open: AtomicBool::new(false),
             tx,
+            queued: AtomicUsize::new(0),
+            close: Mutex::new(Some(close_tx)),
         });
         self.connections
             .lock()
             .expect("not poisoned")
             .insert(connection.info.connection_id.clone(), connection.clone());
-        (connection, rx)
+        (connection, Receivers { outbound, close })
     }
 
     pub(crate) fn open(&self, connection: &Connection) {

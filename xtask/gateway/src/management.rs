@@ -76,9 +76,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<
             None => gone(),
         },
         Method::DELETE => {
-            let closed = found
-                .as_deref()
-                .is_some_and(|c| c.send(Outbound::Close(1000, String::new())));
+            let closed = found.as_deref().is_some_and(|c| c.close(1000, ""));
             log!(
                 "@connections",
                 "DELETE {id} -> {}",

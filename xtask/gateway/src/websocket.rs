@@ -4,9 +4,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -21,7 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 use crate::access;
-use crate::connections::{Connection, Outbound};
+use crate::connections::{Connection, Outbound, Receivers};
 use crate::events::{self, ConnectionInfo};
 use crate::http::text;
 use crate::ids;
@@ -101,7 +103,7 @@ pub(crate) async fn upgrade(
         }
     }
     // Registered before `$connect` so the management API can tell "not open yet" (410).
-    let (connection, outbound) = shared.registry.add(info.clone());
+    let (connection, receivers) = shared.registry.add(info.clone());
 
     let mut protocol = None;
     if let Some(route) = deployment.model.routes.get("$connect") {
@@ -189,7 +191,7 @@ pub(crate) async fn upgrade(
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
         task_shared.registry.open(&connection);
-        run(task_shared, connection, ws, outbound).await;
+        run(task_shared, connection, ws, receivers).await;
     });
 
     let mut response = Response::builder()
@@ -223,33 +225,43 @@ fn proxy_status(body: &[u8]) -> (u16, Value) {
 
 type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
-async fn run(
-    shared: Arc<Shared>,
-    connection: Arc<Connection>,
-    ws: Socket,
-    mut outbound: tokio::sync::mpsc::UnboundedReceiver<Outbound>,
-) {
+/// A frame that cannot be sent within this (a client that stopped reading, its socket's
+/// buffers full) closes the connection.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a closing connection's writer gets to send what is queued and the close frame
+/// before the socket is dropped: closes take effect within it whatever the client does.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+fn close_with(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.to_owned().into(),
+    }))
+}
+
+async fn run(shared: Arc<Shared>, connection: Arc<Connection>, ws: Socket, receivers: Receivers) {
     let id = connection.info.connection_id.clone();
     log!("connect", "{id} open from {}", connection.info.source_ip);
-    let (mut sink, mut stream) = ws.split();
+    let (sink, mut stream) = ws.split();
+    let Receivers { outbound, close } = receivers;
+    let mut close_requested = close;
+    // The writer runs on its own: a client that stops reading stalls only it, never the
+    // reading, the timeouts or a close.
+    let (finish, finish_rx) = tokio::sync::oneshot::channel();
+    let mut writer = tokio::spawn(write(sink, outbound, finish_rx, connection.clone()));
     let stopped = shared.tasks.stopped();
     tokio::pin!(stopped);
     let opened = Instant::now();
     let max_deadline = tokio::time::Instant::now() + shared.max_duration;
-    let close_with = |code: u16, reason: &str| {
-        Message::Close(Some(CloseFrame {
-            code: CloseCode::from(code),
-            reason: reason.to_owned().into(),
-        }))
-    };
-    let (code, reason): (u16, String) = loop {
+    // The code and reason `$disconnect` gets, and the close frame to send, if any.
+    let (code, reason, frame): (u16, String, Option<Message>) = loop {
         let idle_for =
             Duration::from_millis(ids::now_ms().saturating_sub(connection.last_active_ms()));
         let idle_deadline =
             tokio::time::Instant::now() + shared.idle_timeout.saturating_sub(idle_for);
         tokio::select! {
             incoming = stream.next() => match incoming {
-                None => break (1006, "Connection was closed abnormally".into()),
+                None => break (1006, "Connection was closed abnormally".into(), None),
                 Some(Ok(Message::Text(body))) => {
                     connection.touch();
                     let shared = shared.clone();
@@ -260,15 +272,14 @@ async fn run(
                 }
                 Some(Ok(Message::Binary(_))) => {
                     let reason = "Binary frames are not supported";
-                    let _ = sink.send(close_with(1003, reason)).await;
-                    break (1003, reason.into());
+                    break (1003, reason.into(), Some(close_with(1003, reason)));
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => connection.touch(),
                 Some(Ok(Message::Close(frame))) => {
                     // tungstenite answers the close frame itself.
                     break match frame {
-                        Some(frame) => (u16::from(frame.code), frame.reason.to_string()),
-                        None => (1005, "Client-side close frame status not set".into()),
+                        Some(frame) => (u16::from(frame.code), frame.reason.to_string(), None),
+                        None => (1005, "Client-side close frame status not set".into(), None),
                     };
                 }
                 Some(Ok(Message::Frame(_))) => {}
@@ -277,64 +288,135 @@ async fn run(
                         CapacityError::MessageTooLong { .. } => "Message too big",
                         _ => "Frame too big",
                     };
-                    let _ = sink.send(close_with(1009, reason)).await;
-                    break (1009, reason.into());
+                    break (1009, reason.into(), Some(close_with(1009, reason)));
                 }
                 // The client broke the protocol: told with the code API Gateway closes with.
                 Some(Err(WsError::Utf8(_))) => {
                     let reason = "Invalid UTF-8 in a text frame";
-                    let _ = sink.send(close_with(1007, reason)).await;
-                    break (1007, reason.into());
+                    break (1007, reason.into(), Some(close_with(1007, reason)));
                 }
                 Some(Err(WsError::Protocol(e)))
                     if !matches!(e, ProtocolError::ResetWithoutClosingHandshake) =>
                 {
-                    let _ = sink.send(close_with(1002, "Protocol error")).await;
-                    break (1002, format!("Protocol error: {e}"));
+                    break (
+                        1002,
+                        format!("Protocol error: {e}"),
+                        Some(close_with(1002, "Protocol error")),
+                    );
                 }
-                Some(Err(e)) => break (1006, format!("Connection was closed abnormally: {e}")),
+                Some(Err(e)) => {
+                    break (1006, format!("Connection was closed abnormally: {e}"), None);
+                }
             },
-            message = outbound.recv() => match message {
-                Some(Outbound::Text(text)) => {
-                    if let Err(e) = sink.send(Message::text(text)).await {
-                        break (1006, format!("Connection was closed abnormally: {e}"));
-                    }
-                }
-                Some(Outbound::Binary(bytes)) => {
-                    if let Err(e) = sink.send(Message::binary(bytes)).await {
-                        break (1006, format!("Connection was closed abnormally: {e}"));
-                    }
-                }
-                Some(Outbound::Close(code, reason)) => {
-                    let _ = sink.send(close_with(code, &reason)).await;
-                    break (code, reason);
-                }
-                // The connection itself holds a sender, so this does not happen.
-                None => break (1000, String::new()),
-            },
+            // A management API DELETE, or a client that left its queue full.
+            requested = &mut close_requested => {
+                let (code, reason) = requested.unwrap_or((1000, String::new()));
+                let frame = close_with(code, &reason);
+                break (code, reason, Some(frame));
+            }
+            written = &mut writer => {
+                let why = match written {
+                    Ok(Err(why)) => why,
+                    Ok(Ok(())) => "the writer stopped".to_owned(),
+                    Err(e) => e.to_string(),
+                };
+                break (1006, format!("Connection was closed abnormally: {why}"), None);
+            }
             () = tokio::time::sleep_until(idle_deadline) => {
-                let _ = sink.send(close_with(1001, "Going away")).await;
-                break (1001, "Going away (idle timeout)".into());
+                break (1001, "Going away (idle timeout)".into(), Some(close_with(1001, "Going away")));
             }
             () = tokio::time::sleep_until(max_deadline) => {
-                let _ = sink.send(close_with(1001, "Going away")).await;
-                break (1001, "Going away (maximum connection duration)".into());
+                break (
+                    1001,
+                    "Going away (maximum connection duration)".into(),
+                    Some(close_with(1001, "Going away")),
+                );
             }
             () = &mut stopped => {
-                let _ = sink.send(close_with(1001, "Going away")).await;
-                break (1001, "Going away (gateway shutting down)".into());
+                break (
+                    1001,
+                    "Going away (gateway shutting down)".into(),
+                    Some(close_with(1001, "Going away")),
+                );
             }
         }
     };
     shared.registry.remove(&connection);
-    // Give the close handshake a moment, then drop the socket.
-    let _ = tokio::time::timeout(Duration::from_millis(200), sink.close()).await;
+    // What is queued, the close frame, the close handshake: within the grace, then the socket
+    // is dropped whatever state the writer is in.
+    if !writer.is_finished() {
+        let _ = finish.send(frame);
+        if tokio::time::timeout(CLOSE_GRACE, &mut writer)
+            .await
+            .is_err()
+        {
+            writer.abort();
+        }
+    }
+    drop(stream);
     log!(
         "disconnect",
         "{id} closed {code} {reason:?} after {:.1} s",
         opened.elapsed().as_secs_f32()
     );
     disconnect(&shared, &connection, code, &reason).await;
+}
+
+/// Sends the connection's queued frames, each within [`SEND_TIMEOUT`], until told to finish:
+/// then what is still queued, the close frame (if any) and the close handshake. Returns why it
+/// stopped early.
+async fn write(
+    mut sink: SplitSink<Socket, Message>,
+    mut outbound: tokio::sync::mpsc::UnboundedReceiver<Outbound>,
+    mut finish: tokio::sync::oneshot::Receiver<Option<Message>>,
+    connection: Arc<Connection>,
+) -> Result<(), String> {
+    let frame = loop {
+        tokio::select! {
+            biased;
+            message = outbound.recv() => {
+                // The connection holds a sender, so the queue does not end first.
+                let Some(message) = message else { return Ok(()) };
+                send(&mut sink, &connection, message).await?;
+            }
+            frame = &mut finish => break frame.ok().flatten(),
+        }
+    };
+    while let Ok(message) = outbound.try_recv() {
+        send(&mut sink, &connection, message).await?;
+    }
+    if let Some(frame) = frame {
+        sink.send(frame).await.map_err(|e| e.to_string())?;
+    }
+    let _ = sink.close().await;
+    Ok(())
+}
+
+async fn send(
+    sink: &mut SplitSink<Socket, Message>,
+    connection: &Connection,
+    message: Outbound,
+) -> Result<(), String> {
+    connection.dequeued(message.weight());
+    let message = match message {
+        Outbound::Text(text) => Message::text(text),
+        Outbound::Binary(bytes) => Message::binary(bytes),
+    };
+    let mut sending = std::pin::pin!(sink.send(message));
+    // Most sends finish at once: only one that waits for the socket sets a timer.
+    let first = std::future::poll_fn(|cx| Poll::Ready(sending.as_mut().poll(cx))).await;
+    let sent = match first {
+        Poll::Ready(sent) => sent,
+        Poll::Pending => tokio::time::timeout(SEND_TIMEOUT, sending)
+            .await
+            .map_err(|_| {
+                format!(
+                    "a frame could not be sent within {} s (the client stopped reading)",
+                    SEND_TIMEOUT.as_secs()
+                )
+            })?,
+    };
+    sent.map_err(|e| e.to_string())
 }
 
 /// `$disconnect`, best effort: its failure is only logged.

@@ -419,3 +419,138 @@ async fn pid_of(client: &mut Client) -> String {
     .await;
     next_text(client).await
 }
+
+/// A WebSocket client that completes the handshake and then never reads, with a small receive
+/// buffer so the gateway's writes back up at once; returns the socket and the connection id.
+async fn stalled_client(asm: &Assembly, addr: SocketAddr) -> (TcpStream, String) {
+    let before = asm.recorded_ids("connect");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    stream
+        .write_all(upgrade_head(addr, "/test", "").as_bytes())
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let read = tokio::time::timeout(WAIT, stream.read(&mut byte))
+            .await
+            .expect("the handshake is answered in time")
+            .unwrap();
+        assert_eq!(read, 1, "closed during the handshake");
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let id = asm
+        .recorded_ids("connect")
+        .into_iter()
+        .find(|id| !before.contains(id))
+        .expect("its $connect was recorded");
+    (stream, id)
+}
+
+/// Frames of 100 KiB that stall the gateway's writer to a client that does not read, yet fit
+/// its 4 MiB queue: the sockets' buffers on loopback take 1 to 3 MB of them (autotuned).
+const STALL: usize = 45;
+
+/// Posts `count` frames of 100 KiB to a connection; returns how many were accepted (200)
+/// before the first refusal.
+async fn push(addr: SocketAddr, id: &str, count: usize) -> usize {
+    let body = vec![b'p'; 100 * 1024];
+    for sent in 0..count {
+        let (status, _, _) = http(addr, "POST", &format!("/test/@connections/{id}"), &body).await;
+        if status != 200 {
+            assert_eq!(status, 410, "a refused POST is a GoneException");
+            return sent;
+        }
+    }
+    count
+}
+
+/// The `$disconnect` event of a connection, and how long it took to come from `since`.
+async fn disconnected(asm: &Assembly, id: &str, since: Instant) -> (u64, Duration) {
+    let event = asm.recorded(id, "disconnect").await;
+    let code = event["requestContext"]["disconnectStatusCode"]
+        .as_u64()
+        .unwrap();
+    (code, since.elapsed())
+}
+
+#[tokio::test]
+async fn delete_closes_a_stalled_reader_within_a_second() {
+    bounded(async {
+        let asm = Assembly::standard("attack-stalled-delete").write();
+        let gw = asm.start().await;
+        let (_stalled, id) = stalled_client(&asm, gw.addr()).await;
+        assert_eq!(push(gw.addr(), &id, STALL).await, STALL);
+        // Other clients are served meanwhile.
+        let mut client = connect(&gw.url()).await;
+        connection_id(&mut client).await;
+        let asked = Instant::now();
+        let (status, _, _) = http(
+            gw.addr(),
+            "DELETE",
+            &format!("/test/@connections/{id}"),
+            b"",
+        )
+        .await;
+        assert_eq!(status, 204);
+        let (code, took) = disconnected(&asm, &id, asked).await;
+        assert_eq!(code, 1000);
+        // The close grace (1 s) and `$disconnect`'s invocation.
+        assert!(took < Duration::from_millis(1800), "closed after {took:?}");
+        assert_eq!(gw.connection_count(), 1);
+        gw.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stalled_reader_is_closed_when_its_queue_fills_and_shutdown_does_not_wait_for_it() {
+    bounded(async {
+        let asm = Assembly::standard("attack-stalled-flood").write();
+        let gw = asm.start().await;
+        let (_flooded, id) = stalled_client(&asm, gw.addr()).await;
+        let started = Instant::now();
+        // The queue holds 4 MiB: by 10 MB the connection is gone.
+        let accepted = push(gw.addr(), &id, 100).await;
+        assert!(accepted < 100, "every POST was accepted");
+        assert!(accepted >= 30, "refused after only {accepted} frames");
+        let (code, _) = disconnected(&asm, &id, started).await;
+        assert_eq!(code, 1008);
+        assert_eq!(gw.connection_count(), 0);
+
+        let (_stalled, id) = stalled_client(&asm, gw.addr()).await;
+        assert_eq!(push(gw.addr(), &id, STALL).await, STALL);
+        let stopping = Instant::now();
+        gw.shutdown().await;
+        let took = stopping.elapsed();
+        assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
+        let (code, _) = disconnected(&asm, &id, stopping).await;
+        assert_eq!(code, 1001);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_frame_the_client_does_not_take_within_the_send_timeout_closes_it() {
+    bounded(async {
+        let asm = Assembly::standard("attack-stalled-timeout").write();
+        let gw = asm.start().await;
+        let (_stalled, id) = stalled_client(&asm, gw.addr()).await;
+        let started = Instant::now();
+        assert_eq!(push(gw.addr(), &id, STALL).await, STALL);
+        let (code, took) = disconnected(&asm, &id, started).await;
+        assert_eq!(code, 1006);
+        // The 10 s send timeout, counted from a frame that could not be sent.
+        assert!(took >= Duration::from_secs(9), "closed after {took:?}");
+        assert!(took < Duration::from_secs(14), "closed after {took:?}");
+        gw.shutdown().await;
+    })
+    .await;
+}
