@@ -42,7 +42,7 @@ fn existing_keys(aws: &Aws, bucket: &str, source: BucketSource) -> Result<HashSe
         Err(source) => {
             return Err(Error::AwsCall {
                 doing: format!("cannot list the assets bucket {bucket}"),
-                source,
+                source: Box::new(source),
             });
         }
     };
@@ -130,7 +130,7 @@ fn upload(aws: &Aws, assembly: &Assembly, bucket: &str, key: &str) -> Result<()>
     )
     .map_err(|source| Error::AwsCall {
         doing: format!("cannot upload {} to {bucket}", path.display()),
-        source,
+        source: Box::new(source),
     })?;
     Ok(())
 }
@@ -148,7 +148,7 @@ pub fn upload_template(aws: &Aws, bucket: &str, assembly: &Assembly) -> Result<S
         Err(source) => {
             return Err(Error::AwsCall {
                 doing: format!("cannot look for {key} in {bucket}"),
-                source,
+                source: Box::new(source),
             });
         }
     };
@@ -176,7 +176,7 @@ pub fn upload_template(aws: &Aws, bucket: &str, assembly: &Assembly) -> Result<S
         )
         .map_err(|source| Error::AwsCall {
             doing: format!("cannot upload {} to {bucket}", path.display()),
-            source,
+            source: Box::new(source),
         })?;
     }
     let region = &aws.region;

@@ -11,9 +11,11 @@ use serde_json::Value;
 use crate::{Error, Result};
 
 /// Where and as whom to call AWS. Unset fields fall back to the environment the AWS CLI reads
-/// (`AWS_PROFILE`, `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`).
+/// (`AWS_PROFILE`, `AWS_ENDPOINT_URL`), except the region: that is the stage file's unless
+/// `region` says otherwise.
 #[derive(Debug, Clone, Default)]
 pub struct AwsOptions {
+    /// Deploy to this region instead of the stage file's (`--region`).
     pub region: Option<String>,
     pub profile: Option<String>,
     /// Another endpoint for every service (a moto server, LocalStack).
@@ -36,7 +38,9 @@ pub struct Aws {
     /// The profile in use (from the options or AWS_PROFILE), for messages.
     pub profile: Option<String>,
     profile_flag: Option<String>,
+    /// The endpoint in use (from the options or AWS_ENDPOINT_URL), for messages.
     pub endpoint_url: Option<String>,
+    endpoint_flag: Option<String>,
     env: Vec<(OsString, OsString)>,
 }
 
@@ -48,9 +52,12 @@ pub struct Identity {
 }
 
 impl Aws {
-    /// Resolves the options: a flag wins over the environment, which wins over
-    /// `default_region` (the region the assembly was synthesized for).
-    pub fn new(opts: &AwsOptions, default_region: &str) -> Aws {
+    /// Resolves the options for a stack of `stage_region` (the region its stage file names).
+    /// That region is authoritative: only `--region` (the options' `region`) deploys
+    /// elsewhere. An `AWS_REGION` that disagrees is an error naming both rather than a silent
+    /// override (a shell left pointing at another region must not send a stage there);
+    /// `AWS_DEFAULT_REGION`, a default by its name, gives way to the stage file.
+    pub fn new(opts: &AwsOptions, stage_region: &str) -> Result<Aws> {
         let env = |key: &str| {
             opts.env
                 .iter()
@@ -60,22 +67,30 @@ impl Aws {
                 .or_else(|| std::env::var(key).ok())
                 .filter(|v| !v.is_empty())
         };
-        Aws {
+        let region = match &opts.region {
+            Some(region) => region.clone(),
+            None => match env("AWS_REGION") {
+                Some(from_env) if from_env != stage_region => {
+                    return Err(Error::RegionConflict {
+                        from_env,
+                        stage_region: stage_region.to_owned(),
+                    });
+                }
+                _ => stage_region.to_owned(),
+            },
+        };
+        Ok(Aws {
             cli: opts.cli.clone().unwrap_or_else(|| PathBuf::from("aws")),
-            region: opts
-                .region
-                .clone()
-                .or_else(|| env("AWS_REGION"))
-                .or_else(|| env("AWS_DEFAULT_REGION"))
-                .unwrap_or_else(|| default_region.to_owned()),
+            region,
             profile: opts.profile.clone().or_else(|| env("AWS_PROFILE")),
             profile_flag: opts.profile.clone(),
             endpoint_url: opts
                 .endpoint_url
                 .clone()
                 .or_else(|| env("AWS_ENDPOINT_URL")),
+            endpoint_flag: opts.endpoint_url.clone(),
             env: opts.env.clone(),
-        }
+        })
     }
 
     /// Where calls go, for messages: `us-east-1`, `us-east-1 at http://127.0.0.1:5000`.
@@ -106,7 +121,10 @@ impl Aws {
         if let Some(profile) = &self.profile_flag {
             all.extend(["--profile", profile].map(OsString::from));
         }
-        if let Some(url) = &self.endpoint_url {
+        // Likewise the endpoint: one from AWS_ENDPOINT_URL is left to the CLI, where a
+        // service's own AWS_ENDPOINT_URL_<SERVICE> still wins over it (--endpoint-url would
+        // send every service to one place).
+        if let Some(url) = &self.endpoint_flag {
             all.extend(["--endpoint-url", url].map(OsString::from));
         }
         all
@@ -177,7 +195,7 @@ impl Aws {
             .call("sts", "get-caller-identity", &[] as &[&str])
             .map_err(|source| Error::Credentials {
                 target: self.target(),
-                source,
+                source: Box::new(source),
             })?;
         let field = |name: &str| {
             identity
@@ -481,10 +499,12 @@ mod tests {
         let aws = Aws::new(
             &AwsOptions {
                 cli: Some("/nonexistent/bin/aws".into()),
+                region: Some("us-east-1".into()),
                 ..Default::default()
             },
             "us-east-1",
-        );
+        )
+        .unwrap();
         let err = aws
             .call("sts", "get-caller-identity", &[] as &[&str])
             .unwrap_err();
@@ -496,5 +516,74 @@ mod tests {
         );
         assert!(text.contains("install the AWS CLI"), "{text}");
         assert!(text.ends_with("--aws-cli PATH"), "{text}");
+    }
+
+    /// Options with only these variables set (empty values mask the test's own environment).
+    fn options(region: Option<&str>, env: &[(&str, &str)]) -> AwsOptions {
+        let masked = [
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL",
+            "AWS_PROFILE",
+        ];
+        AwsOptions {
+            region: region.map(Into::into),
+            env: masked
+                .iter()
+                .map(|k| (*k, ""))
+                .chain(env.iter().copied())
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_stage_region_wins_unless_the_flag_says_otherwise() {
+        let region = |opts: &AwsOptions| Aws::new(opts, "eu-west-1").map(|a| a.region);
+        assert_eq!(region(&options(None, &[])).unwrap(), "eu-west-1");
+        // A default gives way; an agreeing AWS_REGION is fine.
+        let agreeing = options(
+            None,
+            &[
+                ("AWS_DEFAULT_REGION", "us-east-1"),
+                ("AWS_REGION", "eu-west-1"),
+            ],
+        );
+        assert_eq!(region(&agreeing).unwrap(), "eu-west-1");
+        // The flag deploys elsewhere on purpose, whatever the environment says.
+        let flag = options(Some("us-east-1"), &[("AWS_REGION", "ap-south-1")]);
+        assert_eq!(region(&flag).unwrap(), "us-east-1");
+        // A disagreeing AWS_REGION is an error naming both.
+        let err = region(&options(None, &[("AWS_REGION", "us-east-1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("AWS_REGION is us-east-1") && err.contains("eu-west-1"),
+            "{err}"
+        );
+        assert!(err.contains("--region us-east-1"), "{err}");
+    }
+
+    #[test]
+    fn only_an_endpoint_given_as_an_option_becomes_the_flag() {
+        let from_env = Aws::new(
+            &options(None, &[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")]),
+            "eu-west-1",
+        )
+        .unwrap();
+        assert_eq!(from_env.endpoint_url.as_deref(), Some("http://127.0.0.1:1"));
+        let args = from_env.arguments("sts", "get-caller-identity", &[] as &[&str]);
+        assert!(!args.iter().any(|a| a == "--endpoint-url"), "{args:?}");
+        let flag = Aws::new(
+            &AwsOptions {
+                endpoint_url: Some("http://127.0.0.1:2".into()),
+                ..options(None, &[])
+            },
+            "eu-west-1",
+        )
+        .unwrap();
+        let args = flag.arguments("sts", "get-caller-identity", &[] as &[&str]);
+        assert!(args.iter().any(|a| a == "http://127.0.0.1:2"), "{args:?}");
     }
 }

@@ -136,7 +136,7 @@ pub fn create(aws: &Aws, req: &Request, timeout: Duration) -> Result<Created> {
         Err(source) => {
             return Err(Error::AwsCall {
                 doing: format!("cannot propose changes to stack {}", req.stack_name),
-                source,
+                source: Box::new(source),
             });
         }
     };
@@ -268,7 +268,9 @@ pub fn delete(aws: &Aws, id: &str) -> Result<(), AwsError> {
 }
 
 /// Throws a change set away; for a CREATE change set also the empty stack it made, so
-/// nothing is left behind. Best effort: this runs on the way out of another error.
+/// nothing is left behind, unless another change set waits on that stack (someone else's
+/// first deploy, started at the same moment, at its prompt). Best effort: this runs on the
+/// way out of another error.
 pub fn discard(aws: &Aws, change_set: &ChangeSet) {
     if let Err(err) = delete(aws, &change_set.id) {
         eprintln!(
@@ -276,7 +278,30 @@ pub fn discard(aws: &Aws, change_set: &ChangeSet) {
             change_set.id
         );
     }
+    let others = || {
+        aws.call(
+            "cloudformation",
+            "list-change-sets",
+            &["--stack-name", &change_set.stack_id],
+        )
+        .ok()
+        .and_then(|v| {
+            let sets = v.get("Summaries")?.as_array()?;
+            // moto lists every stack's change sets whatever the stack asked about.
+            Some(
+                sets.iter()
+                    .filter(|s| {
+                        s.get("StackId").and_then(Value::as_str)
+                            == Some(change_set.stack_id.as_str())
+                    })
+                    .count(),
+            )
+        })
+        // Unknown: leave the stack rather than risk someone else's.
+        .unwrap_or(1)
+    };
     if change_set.kind == Kind::Create
+        && others() == 0
         && let Err(err) = aws.call(
             "cloudformation",
             "delete-stack",
@@ -336,17 +361,26 @@ mod tests {
             template: &value,
             parameters: parameters.to_vec(),
             capabilities: Vec::new(),
+            account: "123456789012",
         };
         let survey = flow::survey(aws, stack).unwrap();
-        let Prepared::Changes { kind, .. } =
-            flow::prepare(aws, &target, survey, DEFAULT_TIMEOUT).unwrap()
-        else {
-            panic!("{stack} is new");
-        };
-        let proposal = flow::propose(aws, &target, kind, None, DEFAULT_TIMEOUT)
+        let prepared = flow::prepare(aws, &target, survey).unwrap();
+        assert!(
+            matches!(prepared, Prepared::Changes { .. }),
+            "{stack} is new"
+        );
+        let proposal = flow::propose(aws, &target, prepared, DEFAULT_TIMEOUT)
             .unwrap()
             .expect("a new stack changes something");
-        let applied = flow::apply(aws, stack, &proposal, true, DEFAULT_TIMEOUT).unwrap();
+        let applied = flow::apply(
+            aws,
+            &target,
+            proposal,
+            true,
+            DEFAULT_TIMEOUT,
+            &mut || Ok(()),
+        )
+        .unwrap();
         assert_eq!(applied, Applied::Done);
     }
 
@@ -358,10 +392,10 @@ mod tests {
     #[ignore = "needs moto and the AWS CLI: `cargo xtask test` provides them"]
     fn an_unchanged_change_set_reads_as_no_changes_with_or_without_parameters() {
         let moto = Moto::start();
-        let aws = Aws::new(&moto_options(&moto), REGION);
+        let aws = Aws::new(&moto_options(&moto), REGION).unwrap();
         // The toolkit stack takes no parameters; this one takes the assets bucket, as an app
         // stack does.
-        bootstrap_with(&aws, true, DEFAULT_TIMEOUT).expect("bootstrap");
+        bootstrap_with(&aws, "123456789012", true, DEFAULT_TIMEOUT).expect("bootstrap");
         let app = r#"{"Parameters": {"AssetsBucket": {"Type": "String"}},
             "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}"#;
         let parameters = vec![("AssetsBucket".to_owned(), "wsecho-assets".to_owned())];
@@ -380,7 +414,9 @@ mod tests {
                     template_text: template,
                     template_url: None,
                     parameters,
-                    capabilities: &[],
+                    capabilities: &crate::requirements::capabilities(
+                        &serde_json::from_str(template).unwrap(),
+                    ),
                 },
                 DEFAULT_TIMEOUT,
             )

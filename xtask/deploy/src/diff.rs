@@ -35,22 +35,24 @@ fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> 
         return Ok((!d.is_empty(), header + &d.render()));
     }
 
-    let aws = aws_for(&opts.aws, &assembly.stack);
-    login(&aws, stack_name)?;
+    let aws = aws_for(&opts.aws, &assembly.stack)?;
+    let identity = login(&aws, stack_name, Some(&assembly.stack))?;
     let flow::Survey {
         stack: existing,
         template: deployed,
     } = flow::survey(&aws, stack_name)?;
-    if !matches!(stack::next_step(existing.as_ref()), stack::Next::Update) {
+    let next = stack::next_step(existing.as_ref());
+    if !matches!(next, stack::Next::Update) {
         // Nothing live: everything is new. Said without creating anything in AWS.
-        let header = match &existing {
-            Some(s) => format!(
-                "stack {stack_name} is {}: a deploy creates it afresh\n",
-                s.status
-            ),
-            None => format!(
+        let header = match (&existing, next) {
+            (Some(_), stack::Next::Replace(why)) => {
+                format!("{why}: a deploy offers to delete it and create it afresh\n")
+            }
+            (Some(_), stack::Next::Blocked(why)) => format!("{why}\n"),
+            (Some(s), _) => format!("stack {stack_name} is {}\n", s.status),
+            (None, _) => format!(
                 "stack {stack_name} does not exist in {}: a deploy creates it\n",
-                aws.target()
+                flow::place(&aws, &identity.account)
             ),
         };
         let d = diff_templates(&Value::Object(Default::default()), &assembly.template);
@@ -72,7 +74,7 @@ fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> 
                 .map(|(_, v)| v.clone()),
         }
     };
-    let mut target = app_target(assembly, bucket.as_deref())?;
+    let mut target = app_target(assembly, bucket.as_deref(), &identity.account)?;
     let deployed = match deployed {
         Some(t) => t,
         None => stack::template(&aws, stack_name)?,
@@ -90,10 +92,17 @@ fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> 
     {
         target.template_url = Some(assets::upload_template(&aws, bucket, assembly)?);
     }
-    match flow::propose(&aws, &target, Kind::Update, Some(&deployed), opts.timeout)? {
+    let prepared = flow::Prepared::Changes {
+        kind: Kind::Update,
+        deployed_template: Some(deployed),
+        replaces: None,
+    };
+    match flow::propose(&aws, &target, prepared, opts.timeout)? {
         None => Ok(no_changes()),
         Some(proposal) => {
-            changeset::delete(&aws, &proposal.change_set.id)?;
+            if let flow::Step::ChangeSet(change_set) = &proposal.step {
+                changeset::delete(&aws, &change_set.id)?;
+            }
             Ok((true, proposal.summary))
         }
     }

@@ -19,7 +19,7 @@ pub enum Error {
     AwsCall {
         doing: String,
         #[source]
-        source: AwsError,
+        source: Box<AwsError>,
     },
 
     /// `sts get-caller-identity` failed: no work is done without working credentials.
@@ -27,8 +27,79 @@ pub enum Error {
     Credentials {
         target: String,
         #[source]
-        source: AwsError,
+        source: Box<AwsError>,
     },
+
+    /// `AWS_REGION` names another region than the stage file, and no `--region` says which.
+    #[error(
+        "AWS_REGION is {from_env} but the stage file says {stage_region}: the stage file decides \
+         where its stack goes. Unset AWS_REGION to use {stage_region}, or pass --region \
+         {from_env} to go there on purpose; nothing was changed"
+    )]
+    RegionConflict {
+        from_env: String,
+        stage_region: String,
+    },
+
+    // The boxed variants carry five or more fields; boxed, every `Result` of this crate stays
+    // small (clippy's result_large_err).
+    /// The credentials belong to another account than the one the stage file pins.
+    #[error(transparent)]
+    WrongAccount(Box<AccountMismatch>),
+
+    /// API Gateway logging needs the account's CloudWatch role, and there is no working one.
+    #[error(transparent)]
+    NoAccountRole(Box<MissingAccountRole>),
+
+    /// The assets bucket is in another region than the stack: Lambda can't read code from it.
+    #[error(
+        "the assets bucket {bucket} is in {bucket_region}, but stack {stack} deploys to \
+         {region}, and Lambda reads code only from a bucket in its own region: bootstrap \
+         {region} (`cargo xtask bootstrap --region {region}`) or pass --assets-bucket with a \
+         bucket there; nothing was changed"
+    )]
+    BucketElsewhere {
+        bucket: String,
+        bucket_region: String,
+        stack: String,
+        region: String,
+    },
+
+    /// The stage reserves more concurrency than the account can give.
+    #[error(transparent)]
+    ConcurrencyExceeded(Box<ConcurrencyShortfall>),
+
+    /// `gc` does not run while a stack may still need an old zip.
+    #[error(
+        "not collecting: {stacks} in {target} {verb} not settled, and a stack that is changing \
+         or failed may need an old zip to roll back or recover. Wait for it to finish, or \
+         resolve it (`aws cloudformation describe-stack-events --stack-name NAME`), then run gc \
+         again; nothing was deleted",
+        verb = if stacks.contains(", ") { "are" } else { "is" }
+    )]
+    StacksUnsettled { stacks: String, target: String },
+
+    /// `delete-objects` answered, but some keys were not deleted (the CLI exits 0 then).
+    #[error(
+        "{failed} of {asked} object(s) could not be deleted from {bucket}: {errors}; the others \
+         were deleted (the bucket keeps them as noncurrent versions)"
+    )]
+    ObjectsNotDeleted {
+        bucket: String,
+        asked: usize,
+        failed: usize,
+        errors: String,
+    },
+
+    /// `destroy --with-assets` would delete zips other stacks still deploy from.
+    #[error(
+        "not deleting the assets bucket {bucket}: {stacks} still {verb} code in it (a rollback \
+         or the next update of {them} needs it). Destroy {them} first, or leave out \
+         --with-assets; nothing was deleted",
+        verb = if stacks.contains(", ") { "name" } else { "names" },
+        them = if stacks.contains(", ") { "those stacks" } else { "that stack" }
+    )]
+    AssetsStillNamed { bucket: String, stacks: String },
 
     /// AWS answered without something it always sends.
     #[error("{0}")]
@@ -157,6 +228,63 @@ pub enum Error {
 
     #[error("stack {stack} vanished{}", if *after_deploy { " after deploying" } else { "" })]
     Vanished { stack: String, after_deploy: bool },
+}
+
+/// What [`Error::ConcurrencyExceeded`] says: the stage's reserved concurrency against the
+/// account's Lambda limits.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "stack {stack} reserves {wanted} concurrent executions ({functions}), {added} more than \
+     it holds now, but account {account} in {region} can reserve only {available} more: \
+     Lambda keeps {UNRESERVED_MINIMUM} of its {limit} unreserved, and {unreserved} are \
+     unreserved now. Lower functions.reserved_concurrency in the stage file, or ask AWS for \
+     a higher Lambda concurrency quota (Service Quotas: \"Concurrent executions\"); nothing \
+     was changed",
+    UNRESERVED_MINIMUM = crate::preflight::UNRESERVED_MINIMUM
+)]
+pub struct ConcurrencyShortfall {
+    pub stack: String,
+    pub wanted: u64,
+    pub functions: String,
+    pub added: u64,
+    pub account: String,
+    pub region: String,
+    pub available: u64,
+    pub limit: u64,
+    pub unreserved: u64,
+}
+
+/// What [`Error::WrongAccount`] says: the account the stage file pins and the one the
+/// credentials are for.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "stack {stack} belongs to account {expected} (account_id in its stage file), but these \
+     credentials are for account {actual} ({arn}) in {target}: use a profile of account \
+     {expected} (--profile or AWS_PROFILE); nothing was changed"
+)]
+pub struct AccountMismatch {
+    pub stack: String,
+    pub expected: String,
+    pub actual: String,
+    pub arn: String,
+    pub target: String,
+}
+
+/// What [`Error::NoAccountRole`] says: the stage's API Gateway logging and why the account's
+/// role doesn't serve it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "stack {stack} turns on API Gateway logging ({logging}), which needs the account's \
+     CloudWatch role, and account {account} has no working one in {target}: \
+     {why}. Run `cargo xtask bootstrap` (it sets the toolkit stack's role when the account \
+     has none), then deploy again; stack {stack} was not touched"
+)]
+pub struct MissingAccountRole {
+    pub stack: String,
+    pub logging: String,
+    pub account: String,
+    pub target: String,
+    pub why: String,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -261,7 +261,14 @@ mod tests {
 
     #[test]
     fn the_root_cause_is_the_first_resource_failure_not_a_cancellation() {
-        let aws = Aws::new(&Default::default(), "us-east-1");
+        let aws = Aws::new(
+            &crate::AwsOptions {
+                region: Some("us-east-1".into()),
+                ..Default::default()
+            },
+            "us-east-1",
+        )
+        .unwrap();
         let mut watcher = Watcher {
             aws: &aws,
             stack_id: "arn:aws:cloudformation:us-east-1:1:stack/app/uuid".into(),

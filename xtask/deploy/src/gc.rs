@@ -1,39 +1,46 @@
 //! `gc`: deletes the assets no stack needs any more from the toolkit's bucket.
 //!
 //! Every deploy of changed code uploads new content-addressed zips and leaves the old ones, so
-//! the bucket only grows. An object is deleted only when all of these hold:
-//! - it is one of ours: a function zip (`<sha256>.zip`) or an uploaded template
-//!   (`templates/<sha256>.json`); anything else in the bucket is left alone;
-//! - no stack in the region names it in its template (every stack, not only wsecho's stages:
-//!   a stage file deleted while its stack lives must not lose its code);
-//! - it is older than `keep_days`: a deploy uploads before its change set exists, and a
-//!   failed update rolls back to the previous template's zips.
+//! the bucket only grows. gc must never take a zip a rollback or a pending deploy needs, so:
+//! - it refuses to run while any stack of the region is changing or failed (`*_IN_PROGRESS`,
+//!   `*_FAILED`): an update in progress rolls back to the previous template's zips, and a
+//!   failed one may need them to recover; the stacks are listed again just before deleting,
+//!   and any change since the first look stops it too;
+//! - an object is a candidate only if it is one of ours (`<sha256>.zip`,
+//!   `templates/<sha256>.json`) and no stack names it, in its template or in one of its change
+//!   sets' (see `references`);
+//! - age counts from when gc first found the key unreferenced, not from its upload: content
+//!   addressing means a zip uploaded a year ago may have stopped being used a minute ago. gc
+//!   records that moment in the bucket (`gc/unreferenced.json`), clears it when the key is
+//!   named again, and deletes once it is older than `keep_days`: run it regularly (nightly)
+//!   and a key goes `keep_days` after it stopped being used.
 //!
 //! The bucket is versioned, so a deleted object stays recoverable as a noncurrent version
 //! until the bucket's lifecycle rule expires it (30 days).
 
-use std::collections::BTreeSet;
-use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::Aws;
+use crate::references::{self, Listed};
 use assembly::human_size;
 
 use crate::{AwsOptions, Error, Result, confirm, destroy, login, toolkit};
 
-/// How many `get-template` calls run at once (each is an AWS CLI process).
-const PARALLEL: usize = 4;
+/// Where gc keeps when it first found each key unreferenced (not a key `is_ours` accepts, so
+/// gc never collects its own record).
+const LEDGER_KEY: &str = "gc/unreferenced.json";
 
 #[derive(Debug, Clone)]
 pub struct GcOptions {
     pub aws: AwsOptions,
     /// Delete without asking (required when stdin is not a terminal, unless `dry_run`).
     pub yes: bool,
-    /// Keep unreferenced objects younger than this many days.
+    /// Keep unreferenced objects until this many days after gc first found them unreferenced.
     pub keep_days: u64,
-    /// Only say what would be deleted.
+    /// Only say what would be deleted (and record nothing).
     pub dry_run: bool,
 }
 
@@ -43,11 +50,11 @@ pub struct GcReport {
     /// `None` when the region has no toolkit stack.
     pub bucket: Option<String>,
     pub stacks_scanned: usize,
-    /// Our objects some stack names.
+    /// Our objects some stack (or change set) names.
     pub referenced: Vec<String>,
-    /// Our unreferenced objects kept for their age.
+    /// Our unreferenced objects kept: unreferenced for less than `keep_days`.
     pub recent: Vec<String>,
-    /// Our unreferenced, old objects: deleted, unless a dry run or declined.
+    /// Our objects unreferenced for `keep_days` or more: deleted, unless a dry run or declined.
     pub unreferenced: Vec<String>,
     pub deleted: bool,
 }
@@ -56,13 +63,43 @@ pub struct GcReport {
 #[derive(Debug, Clone)]
 struct Object {
     key: String,
-    last_modified: String,
     size: u64,
 }
 
+/// What becomes of one of our objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Referenced,
+    /// Unreferenced since then, for less than `keep_days`.
+    Recent(SystemTime),
+    /// Unreferenced since then, for `keep_days` or more.
+    Collect(SystemTime),
+}
+
+/// The decision for one object: named by a stack, or unreferenced since the ledger says (or
+/// since now, when gc finds it unreferenced for the first time).
+fn verdict(
+    referenced: bool,
+    since: Option<SystemTime>,
+    now: SystemTime,
+    keep_days: u64,
+) -> Verdict {
+    if referenced {
+        return Verdict::Referenced;
+    }
+    let since = since.filter(|s| *s <= now).unwrap_or(now);
+    let keep = Duration::from_secs(keep_days.saturating_mul(86_400));
+    let age = now.duration_since(since).unwrap_or_default();
+    if age >= keep {
+        Verdict::Collect(since)
+    } else {
+        Verdict::Recent(since)
+    }
+}
+
 pub fn gc(region: &str, opts: &GcOptions) -> Result<GcReport> {
-    let aws = Aws::new(&opts.aws, region);
-    login(&aws, toolkit::TOOLKIT_STACK)?;
+    let aws = Aws::new(&opts.aws, region)?;
+    login(&aws, toolkit::TOOLKIT_STACK, None)?;
     let Some(bucket) = toolkit::assets_bucket(&aws)? else {
         eprintln!(
             "[gc] no stack {} in {}: no assets bucket, nothing to collect",
@@ -71,33 +108,44 @@ pub fn gc(region: &str, opts: &GcOptions) -> Result<GcReport> {
         );
         return Ok(GcReport::default());
     };
+    let stacks = references::stacks(&aws)?;
+    refuse_unsettled(&aws, &stacks)?;
     let objects: Vec<Object> = list_objects(&aws, &bucket)?
         .into_iter()
-        .filter(|o| is_ours(&o.key))
+        .filter(|o| references::is_ours(&o.key))
         .collect();
-    let stacks = stack_names(&aws)?;
-    let referenced = referenced_keys(&aws, &stacks)?;
-    let cutoff = cutoff(SystemTime::now(), opts.keep_days);
+    let referenced: BTreeSet<String> = references::named_by(&aws, &stacks)?
+        .into_values()
+        .flatten()
+        .collect();
+    let ledger = read_ledger(&aws, &bucket)?;
+    let now = SystemTime::now();
 
     let mut report = GcReport {
         bucket: Some(bucket.clone()),
         stacks_scanned: stacks.len(),
         ..GcReport::default()
     };
+    let mut marks: BTreeMap<String, SystemTime> = BTreeMap::new();
     let mut size = 0;
     for object in &objects {
-        if referenced.contains(&object.key) {
-            report.referenced.push(object.key.clone());
-        } else if !older_than(&object.last_modified, &cutoff) {
-            report.recent.push(object.key.clone());
-        } else {
-            size += object.size;
-            report.unreferenced.push(object.key.clone());
+        let since = ledger.get(&object.key).copied();
+        match verdict(referenced.contains(&object.key), since, now, opts.keep_days) {
+            Verdict::Referenced => report.referenced.push(object.key.clone()),
+            Verdict::Recent(since) => {
+                marks.insert(object.key.clone(), since);
+                report.recent.push(object.key.clone());
+            }
+            Verdict::Collect(since) => {
+                marks.insert(object.key.clone(), since);
+                size += object.size;
+                report.unreferenced.push(object.key.clone());
+            }
         }
     }
     eprintln!(
-        "[gc] bucket {bucket}: {} assets; {} named by the {} stack(s) in {}, {} unreferenced \
-         but younger than {} day(s) (kept), {} unreferenced ({})",
+        "[gc] bucket {bucket}: {} assets; {} named by the {} stack(s) in {} or their change \
+         sets, {} unreferenced for less than {} day(s) (kept), {} unreferenced for longer ({})",
         objects.len(),
         report.referenced.len(),
         stacks.len(),
@@ -107,16 +155,20 @@ pub fn gc(region: &str, opts: &GcOptions) -> Result<GcReport> {
         report.unreferenced.len(),
         human_size(size)
     );
+    if opts.dry_run {
+        for key in &report.unreferenced {
+            eprintln!("  - {key}");
+        }
+        eprintln!("[gc] dry run: nothing deleted, nothing recorded");
+        return Ok(report);
+    }
     if report.unreferenced.is_empty() {
+        write_ledger(&aws, &bucket, &ledger, &marks)?;
         eprintln!("[gc] nothing to delete");
         return Ok(report);
     }
     for key in &report.unreferenced {
         eprintln!("  - {key}");
-    }
-    if opts.dry_run {
-        eprintln!("[gc] dry run: nothing deleted");
-        return Ok(report);
     }
     if !confirm::confirm(
         &format!(
@@ -127,18 +179,35 @@ pub fn gc(region: &str, opts: &GcOptions) -> Result<GcReport> {
         "see them with `cargo xtask gc --dry-run`",
         opts.yes,
     )? {
+        write_ledger(&aws, &bucket, &ledger, &marks)?;
         eprintln!("[gc] nothing deleted");
         return Ok(report);
+    }
+    // The stacks may have moved while we read their templates: an update started since
+    // would roll back to what we are about to delete.
+    let again = references::stacks(&aws)?;
+    refuse_unsettled(&aws, &again)?;
+    if !same_stacks(&stacks, &again) {
+        return Err(Error::StacksUnsettled {
+            stacks: "stacks changed while gc read them, so what they name".to_owned(),
+            target: aws.target(),
+        });
     }
     let objects: Vec<Value> = report
         .unreferenced
         .iter()
-        .map(|key| serde_json::json!({ "Key": key }))
+        .map(|key| json!({ "Key": key }))
         .collect();
-    destroy::delete_objects(&aws, &bucket, &objects).map_err(|source| Error::AwsCall {
-        doing: format!("cannot delete unreferenced assets from {bucket}"),
-        source,
-    })?;
+    let deleted = destroy::delete_objects(&aws, &bucket, &objects);
+    // Whatever was deleted is no longer marked; what failed stays marked.
+    let mut remaining = marks.clone();
+    if deleted.is_ok() {
+        for key in &report.unreferenced {
+            remaining.remove(key);
+        }
+    }
+    write_ledger(&aws, &bucket, &ledger, &remaining)?;
+    deleted?;
     report.deleted = true;
     eprintln!(
         "[gc] deleted {} asset(s) ({}); the bucket keeps them as noncurrent versions until its \
@@ -147,6 +216,32 @@ pub fn gc(region: &str, opts: &GcOptions) -> Result<GcReport> {
         human_size(size)
     );
     Ok(report)
+}
+
+/// Refuses while any stack is changing or failed, naming them.
+fn refuse_unsettled(aws: &Aws, stacks: &[Listed]) -> Result<()> {
+    let unsettled: Vec<String> = stacks
+        .iter()
+        .filter(|s| !references::settled(&s.status))
+        .map(|s| format!("{} ({})", s.name, s.status))
+        .collect();
+    if unsettled.is_empty() {
+        return Ok(());
+    }
+    Err(Error::StacksUnsettled {
+        stacks: format!("stack(s) {}", unsettled.join(", ")),
+        target: aws.target(),
+    })
+}
+
+/// The same stacks, in the same state, changed at the same times.
+fn same_stacks(before: &[Listed], after: &[Listed]) -> bool {
+    let key = |s: &[Listed]| {
+        let mut v: Vec<Listed> = s.to_vec();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    };
+    key(before) == key(after)
 }
 
 fn list_objects(aws: &Aws, bucket: &str) -> Result<Vec<Object>> {
@@ -158,12 +253,12 @@ fn list_objects(aws: &Aws, bucket: &str) -> Result<Vec<Object>> {
                 "--bucket",
                 bucket,
                 "--query",
-                "Contents[].{Key: Key, LastModified: LastModified, Size: Size}",
+                "Contents[].{Key: Key, Size: Size}",
             ],
         )
         .map_err(|source| Error::AwsCall {
             doing: format!("cannot list the assets bucket {bucket}"),
-            source,
+            source: Box::new(source),
         })?;
     Ok(listed
         .as_array()
@@ -172,185 +267,172 @@ fn list_objects(aws: &Aws, bucket: &str) -> Result<Vec<Object>> {
         .filter_map(|o| {
             Some(Object {
                 key: o.get("Key")?.as_str()?.to_owned(),
-                last_modified: o
-                    .get("LastModified")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
                 size: o.get("Size").and_then(Value::as_u64).unwrap_or(0),
             })
         })
         .collect())
 }
 
-/// Every stack in the region that has a template: not deleted, and not one whose first
-/// change set was never executed (`REVIEW_IN_PROGRESS`, e.g. a declined first deploy).
-fn stack_names(aws: &Aws) -> Result<Vec<String>> {
-    let listed = aws
-        .call(
-            "cloudformation",
-            "describe-stacks",
-            &["--query", "Stacks[].[StackName, StackStatus]"],
-        )
-        .map_err(|source| Error::AwsCall {
-            doing: "cannot list the stacks".to_owned(),
-            source,
-        })?;
-    Ok(listed
-        .as_array()
+/// When gc first found each key unreferenced, as recorded in the bucket. No record yet is an
+/// empty one; an unreadable record is too (every key then counts from now: kept longer,
+/// never shorter).
+fn read_ledger(aws: &Aws, bucket: &str) -> Result<BTreeMap<String, SystemTime>> {
+    let url = format!("s3://{bucket}/{LEDGER_KEY}");
+    // `s3 cp … -` prints the object: the ledger is JSON, which is what `call` reads.
+    let record = match aws.call("s3", "cp", &[url.as_str(), "-"]) {
+        Ok(v) => v,
+        Err(e) if e.code() == Some("404") || e.message().contains("does not exist") => {
+            return Ok(BTreeMap::new());
+        }
+        Err(e) => {
+            eprintln!(
+                "[gc] warning: could not read {url} ({e}): every unreferenced key counts from now"
+            );
+            return Ok(BTreeMap::new());
+        }
+    };
+    Ok(parse_ledger(&record))
+}
+
+fn parse_ledger(record: &Value) -> BTreeMap<String, SystemTime> {
+    record
+        .get("unreferencedSince")
+        .and_then(Value::as_object)
         .into_iter()
         .flatten()
-        .filter_map(|pair| {
-            let name = pair.get(0)?.as_str()?;
-            let status = pair.get(1).and_then(Value::as_str).unwrap_or_default();
-            (status != "REVIEW_IN_PROGRESS").then(|| name.to_owned())
+        .filter_map(|(key, since)| {
+            let since = humantime::parse_rfc3339_weak(since.as_str()?).ok()?;
+            Some((key.clone(), since))
         })
-        .collect())
+        .collect()
 }
 
-/// The asset keys the stacks' templates name.
-fn referenced_keys(aws: &Aws, stacks: &[String]) -> Result<BTreeSet<String>> {
-    let mut keys = BTreeSet::new();
-    for batch in stacks.chunks(PARALLEL) {
-        let bodies: Vec<Result<String, AwsError>> = thread::scope(|s| {
-            let calls: Vec<_> = batch
-                .iter()
-                .map(|name| s.spawn(move || template_text(aws, name)))
-                .collect();
-            calls
-                .into_iter()
-                .map(|c| c.join().expect("a get-template thread panicked"))
-                .collect()
-        });
-        for (stack, body) in batch.iter().zip(bodies) {
-            let body = body.map_err(|source| Error::AwsCall {
-                doing: format!("cannot read the template of stack {stack}; nothing deleted"),
-                source,
-            })?;
-            keys.extend(asset_keys_in(&body));
-        }
+fn render_ledger(marks: &BTreeMap<String, SystemTime>) -> String {
+    let since: serde_json::Map<String, Value> = marks
+        .iter()
+        .map(|(key, at)| {
+            (
+                key.clone(),
+                Value::from(humantime::format_rfc3339_seconds(*at).to_string()),
+            )
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&json!({
+        "about": "written by `cargo xtask gc`: when it first found each asset unreferenced",
+        "unreferencedSince": since,
+    }))
+    .expect("JSON serializes");
+    text.push('\n');
+    text
+}
+
+/// Records the marks, when they changed.
+fn write_ledger(
+    aws: &Aws,
+    bucket: &str,
+    before: &BTreeMap<String, SystemTime>,
+    marks: &BTreeMap<String, SystemTime>,
+) -> Result<()> {
+    if parse_ledger(&serde_json::from_str(&render_ledger(before)).expect("our JSON"))
+        == parse_ledger(&serde_json::from_str(&render_ledger(marks)).expect("our JSON"))
+    {
+        return Ok(());
     }
-    Ok(keys)
-}
-
-/// A stack's template as text. A stack with none yet (`REVIEW_IN_PROGRESS`) or gone since the
-/// listing names nothing; any other failure stops the collection: deleting on a partial view
-/// could take a live stack's code.
-fn template_text(aws: &Aws, stack: &str) -> Result<String, AwsError> {
-    match aws.call(
-        "cloudformation",
-        "get-template",
-        &["--stack-name", stack, "--query", "TemplateBody"],
-    ) {
-        // JSON templates come back parsed, YAML ones as a string: keys show in both.
-        Ok(Value::String(text)) => Ok(text),
-        Ok(body) => Ok(body.to_string()),
-        Err(e) if e.is_missing_stack() => Ok(String::new()),
-        Err(e) => Err(e),
-    }
-}
-
-/// Whether `gc` may manage the key: the shapes deploy writes.
-fn is_ours(key: &str) -> bool {
-    let hash = key
-        .strip_suffix(".zip")
-        .or_else(|| key.strip_prefix("templates/")?.strip_suffix(".json"));
-    hash.is_some_and(is_sha256_hex)
-}
-
-fn is_sha256_hex(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// Every `<sha256>.zip` and `templates/<sha256>.json` in a template's text.
-fn asset_keys_in(text: &str) -> BTreeSet<String> {
-    let mut keys = BTreeSet::new();
-    for (suffix, prefix) in [(".zip", ""), (".json", "templates/")] {
-        for (end, _) in text.match_indices(suffix) {
-            let Some(start) = end.checked_sub(64 + prefix.len()) else {
-                continue;
-            };
-            let Some(candidate) = text.get(start..end + suffix.len()) else {
-                continue;
-            };
-            if is_ours(candidate) {
-                keys.insert(candidate.to_owned());
-            }
-        }
-    }
-    keys
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` (UTC) of `keep_days` before `now`.
-fn cutoff(now: SystemTime, keep_days: u64) -> String {
-    let age = Duration::from_secs(keep_days.saturating_mul(86_400));
-    let then = now.checked_sub(age).unwrap_or(UNIX_EPOCH).max(UNIX_EPOCH);
-    // `2026-11-17T18:20:00Z`: the seconds are what S3's times are compared at.
-    humantime::format_rfc3339_seconds(then).to_string()[..19].to_owned()
-}
-
-/// S3's `LastModified` (ISO 8601, UTC, as the AWS CLI prints it) before `cutoff`. An
-/// unreadable time counts as recent: kept.
-fn older_than(last_modified: &str, cutoff: &str) -> bool {
-    let Some(stamp) = last_modified.get(..19) else {
-        return false;
-    };
-    let shaped = stamp.bytes().enumerate().all(|(i, b)| match i {
-        4 | 7 => b == b'-',
-        10 => b == b'T',
-        13 | 16 => b == b':',
-        _ => b.is_ascii_digit(),
-    });
-    shaped && stamp < cutoff
+    let path = std::env::temp_dir().join(format!(
+        "wsecho-gc-{}-{}.json",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    std::fs::write(&path, render_ledger(marks)).map_err(|source| Error::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let put = aws.call(
+        "s3api",
+        "put-object",
+        &[
+            "--bucket",
+            bucket,
+            "--key",
+            LEDGER_KEY,
+            "--body",
+            &path.to_string_lossy(),
+            "--content-type",
+            "application/json",
+        ],
+    );
+    let _ = std::fs::remove_file(&path);
+    put.map_err(|source| Error::AwsCall {
+        doing: format!("cannot record what is unreferenced in {bucket}/{LEDGER_KEY}"),
+        source: Box::new(source),
+    })?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const HASH: &str = "097c026c579cfbf681c54488da613bb1c91632347e3641a14d0489b6490ec604";
+    const DAY: Duration = Duration::from_secs(86_400);
 
     #[test]
-    fn only_content_addressed_zips_and_templates_are_ours() {
-        assert!(is_ours(&format!("{HASH}.zip")));
-        assert!(is_ours(&format!("templates/{HASH}.json")));
-        assert!(!is_ours("notes.txt"));
-        assert!(!is_ours(&format!("backup/{HASH}.zip")));
-        assert!(!is_ours(&format!("{}.zip", &HASH[1..])));
-        assert!(!is_ours(&format!("{HASH}.json")));
-    }
-
-    #[test]
-    fn keys_are_found_anywhere_in_a_template() {
-        let other = HASH.replace('0', "f");
-        let template = format!(
-            r#"{{"Resources":{{"F":{{"Properties":{{"Code":{{"S3Key":"{HASH}.zip"}}}}}},
-            "G":{{"Properties":{{"Code":{{"S3Key":{{"Fn::Sub":"{other}.zip"}}}}}}}}}},
-            "Metadata":{{"x":"templates/{HASH}.json","y":"short.zip","z":"{HASH}"}}}}"#
-        );
-        let keys: Vec<String> = asset_keys_in(&template).into_iter().collect();
+    fn age_counts_from_when_a_key_stopped_being_named() {
+        let now = SystemTime::UNIX_EPOCH + 1_000 * DAY;
+        // Named: kept, whatever the record says.
         assert_eq!(
-            keys,
-            [
-                format!("{HASH}.zip"),
-                format!("{other}.zip"),
-                format!("templates/{HASH}.json")
-            ]
+            verdict(true, Some(now - 30 * DAY), now, 7),
+            Verdict::Referenced
         );
-        assert!(asset_keys_in("").is_empty());
+        // First found unreferenced now: kept for 7 days from now (its upload time plays no
+        // part).
+        assert_eq!(verdict(false, None, now, 7), Verdict::Recent(now));
+        assert_eq!(
+            verdict(false, Some(now - 6 * DAY), now, 7),
+            Verdict::Recent(now - 6 * DAY)
+        );
+        assert_eq!(
+            verdict(false, Some(now - 7 * DAY), now, 7),
+            Verdict::Collect(now - 7 * DAY)
+        );
+        // --keep-days 0 collects what is unreferenced now.
+        assert_eq!(verdict(false, None, now, 0), Verdict::Collect(now));
+        // A record from the future (a clock gone wrong) counts from now.
+        assert_eq!(
+            verdict(false, Some(now + DAY), now, 7),
+            Verdict::Recent(now)
+        );
     }
 
     #[test]
-    fn ages_compare_in_utc_and_unreadable_times_are_kept() {
-        // 2026-11-24T18:20:00.012Z, minus 7 days.
-        let now = UNIX_EPOCH + Duration::from_millis(1_795_544_400_012);
-        let cutoff = cutoff(now, 7);
-        assert_eq!(cutoff, "2026-11-17T18:20:00");
-        assert!(older_than("2026-11-17T18:19:59.000Z", &cutoff));
-        assert!(older_than("2026-01-01T00:00:00+00:00", &cutoff));
-        assert!(!older_than("2026-11-17T18:20:00+00:00", &cutoff));
-        assert!(!older_than("2026-11-24T10:00:00.000Z", &cutoff));
-        assert!(!older_than("", &cutoff));
-        assert!(!older_than("yesterday, around noon", &cutoff));
+    fn the_ledger_round_trips_and_unreadable_entries_are_dropped() {
+        let at = SystemTime::UNIX_EPOCH + 20_000 * DAY;
+        let marks = BTreeMap::from([("a.zip".to_owned(), at)]);
+        let text = render_ledger(&marks);
+        assert!(
+            text.contains("\"a.zip\": \"2024-10-04T00:00:00Z\""),
+            "{text}"
+        );
+        assert_eq!(parse_ledger(&serde_json::from_str(&text).unwrap()), marks);
+        let odd = json!({"unreferencedSince": {"a.zip": "yesterday", "b.zip": 3}});
+        assert!(parse_ledger(&odd).is_empty());
+        assert!(parse_ledger(&Value::Null).is_empty());
+    }
+
+    #[test]
+    fn a_listing_that_moved_is_not_the_same() {
+        let stack = |status: &str, changed: &str| Listed {
+            name: "wsecho-prod".into(),
+            id: "arn:1".into(),
+            status: status.into(),
+            changed: changed.into(),
+        };
+        let before = [stack("UPDATE_COMPLETE", "t1")];
+        assert!(same_stacks(&before, &[stack("UPDATE_COMPLETE", "t1")]));
+        assert!(!same_stacks(&before, &[stack("UPDATE_COMPLETE", "t2")]));
+        assert!(!same_stacks(&before, &[stack("UPDATE_IN_PROGRESS", "t2")]));
+        assert!(!same_stacks(&before, &[]));
     }
 }

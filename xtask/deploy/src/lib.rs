@@ -1,11 +1,15 @@
-//! `deploy`, `diff`, `destroy`, `bootstrap` and `gc`: an assembly to AWS through the user's
-//! AWS CLI. Reads the assembly only (`assembly`), never the Rust model that wrote it.
+//! `deploy`, `diff`, `destroy`, `bootstrap`, `gc` and `logs`: an assembly to AWS through the
+//! user's AWS CLI. Reads the assembly only (`assembly`), never the Rust model that wrote it.
 //!
-//! deploy = check credentials → make sure the assets bucket exists (toolkit stack) → upload
-//! the zips the bucket lacks → change set → summary → confirm → execute with live events →
-//! outputs (printed and saved as `outputs.json`). Nothing changed → nothing uploaded,
-//! nothing executed, "no changes".
+//! deploy = check the region, the credentials and the account pin → make sure the toolkit
+//! (assets bucket, the account's CloudWatch role) exists → preflight (bucket region, reserved
+//! concurrency, the account's role when the stage logs) → change set → summary naming account,
+//! region and stack → confirm → upload the zips the bucket lacks → execute with live events →
+//! outputs (printed and saved as `outputs.json`). Nothing changed → nothing uploaded, nothing executed, "no changes".
+//! Nothing is deleted or changed before the user agrees, and a refusal leaves the stack and
+//! the bucket as they were.
 
+mod account_role;
 mod assets;
 mod aws;
 mod bootstrap;
@@ -17,7 +21,11 @@ mod error;
 mod events;
 mod flow;
 mod gc;
+mod logs;
 mod outputs;
+mod pin;
+mod preflight;
+mod references;
 mod requirements;
 mod stack;
 mod summary;
@@ -37,9 +45,10 @@ pub use bootstrap::bootstrap;
 use bootstrap::{bootstrap_with, bucket_exists};
 pub use destroy::destroy;
 pub use diff::diff;
-pub use error::{Error, Result};
+pub use error::{AccountMismatch, ConcurrencyShortfall, Error, MissingAccountRole, Result};
 use flow::{Applied, Prepared, Target};
 pub use gc::{GcOptions, GcReport, gc};
+pub use logs::{LogsOptions, logs};
 pub use outputs::{Output, Outputs};
 pub use toolkit::TOOLKIT_STACK;
 
@@ -70,6 +79,10 @@ pub enum Outcome {
 pub struct DeployReport {
     pub outcome: Outcome,
     pub stack_name: String,
+    /// The account the stack is in.
+    pub account: String,
+    /// The region the stack is in.
+    pub region: String,
     /// The assets bucket used (`None` when the template takes none).
     pub assets_bucket: Option<String>,
     /// Keys uploaded by this deploy.
@@ -78,21 +91,27 @@ pub struct DeployReport {
     pub outputs: Option<Outputs>,
 }
 
-fn aws_for(opts: &AwsOptions, stack: &StackInfo) -> Aws {
-    let aws = Aws::new(opts, &stack.region);
+/// The AWS CLI for a stage's stack: its stage file's region unless `--region` says otherwise.
+fn aws_for(opts: &AwsOptions, stack: &StackInfo) -> Result<Aws> {
+    let aws = Aws::new(opts, &stack.region)?;
     if aws.region != stack.region {
         eprintln!(
-            "[deploy] note: deploying to {} (from --region or the environment); the assembly \
-             was synthesized for {}",
+            "[deploy] note: deploying to {} (from --region); the stage file says {}",
             aws.region, stack.region
         );
     }
-    aws
+    Ok(aws)
 }
 
-fn login(aws: &Aws, stack_name: &str) -> Result<()> {
-    announce(aws, stack_name, &aws.check_credentials()?);
-    Ok(())
+/// Checks the credentials, says where the command works, and refuses another account than
+/// the stage file pins (`pin`, when the command works on a stage's stack).
+fn login(aws: &Aws, stack_name: &str, pin: Option<&StackInfo>) -> Result<aws::Identity> {
+    let identity = aws.check_credentials()?;
+    announce(aws, stack_name, &identity);
+    if let Some(stack) = pin {
+        pin::check(aws, stack, &identity)?;
+    }
+    Ok(identity)
 }
 
 fn announce(aws: &Aws, stack_name: &str, id: &aws::Identity) {
@@ -105,7 +124,11 @@ fn announce(aws: &Aws, stack_name: &str, id: &aws::Identity) {
 }
 
 /// The app stack's target; checks locally what the template needs.
-fn app_target<'a>(assembly: &'a Assembly, bucket: Option<&str>) -> Result<Target<'a>> {
+fn app_target<'a>(
+    assembly: &'a Assembly,
+    bucket: Option<&str>,
+    account: &'a str,
+) -> Result<Target<'a>> {
     Ok(Target {
         stack_name: &assembly.stack.stack_name,
         template_text: &assembly.template_text,
@@ -113,6 +136,7 @@ fn app_target<'a>(assembly: &'a Assembly, bucket: Option<&str>) -> Result<Target
         template: &assembly.template,
         parameters: requirements::parameters(&assembly.template, bucket)?,
         capabilities: requirements::capabilities(&assembly.template),
+        account,
     })
 }
 
@@ -121,8 +145,8 @@ pub fn deploy(assembly: &Assembly, opts: &DeployOptions) -> Result<DeployReport>
     let stack_name = assembly.stack.stack_name.as_str();
     let needs_bucket = requirements::needs_assets_bucket(&assembly.template);
     // Local checks first: a template we can't deploy fails before any AWS call.
-    app_target(assembly, needs_bucket.then_some("placeholder"))?;
-    let aws = aws_for(&opts.aws, &assembly.stack);
+    app_target(assembly, needs_bucket.then_some("placeholder"), "")?;
+    let aws = aws_for(&opts.aws, &assembly.stack)?;
 
     // Credentials, the toolkit's bucket and the stack, read at once: a no-change deploy
     // costs one round of AWS CLI starts.
@@ -144,103 +168,111 @@ pub fn deploy(assembly: &Assembly, opts: &DeployOptions) -> Result<DeployReport>
         )
     });
     // Credentials first: without them the other answers are errors too.
-    announce(&aws, stack_name, &identity?);
+    let identity = identity?;
+    announce(&aws, stack_name, &identity);
+    pin::check(&aws, &assembly.stack, &identity)?;
+    let account = identity.account.as_str();
     let (toolkit_bucket, survey) = (toolkit_bucket?, survey?);
 
-    let bucket = if !needs_bucket {
-        None
+    let (bucket, source) = if !needs_bucket {
+        (None, assets::BucketSource::Given)
     } else if let Some(bucket) = &opts.assets_bucket {
-        Some(bucket.clone())
+        (Some(bucket.clone()), assets::BucketSource::Given)
     } else {
-        Some(match toolkit_bucket {
+        let bucket = match toolkit_bucket {
             Some(bucket) => bucket,
             None => {
                 eprintln!(
-                    "[deploy] no assets bucket in {} yet: creating stack {} (what `cargo xtask \
+                    "[deploy] no toolkit stack in {} yet: creating stack {} (what `cargo xtask \
                      bootstrap` does)",
                     aws.target(),
                     TOOLKIT_STACK
                 );
-                bootstrap_with(&aws, opts.yes, opts.timeout)?
+                bootstrap_with(&aws, account, opts.yes, opts.timeout)?
             }
-        })
+        };
+        (Some(bucket), assets::BucketSource::Toolkit)
     };
-    let target = app_target(assembly, bucket.as_deref())?;
+    let mut target = app_target(assembly, bucket.as_deref(), account)?;
+    let report = |outcome, uploaded: Vec<String>, outputs| DeployReport {
+        outcome,
+        stack_name: stack_name.to_owned(),
+        account: account.to_owned(),
+        region: aws.region.clone(),
+        assets_bucket: bucket.clone(),
+        uploaded,
+        outputs,
+    };
 
-    let (kind, deployed_template) = match flow::prepare(&aws, &target, survey, opts.timeout)? {
+    let prepared = flow::prepare(&aws, &target, survey)?;
+    let deployed_template = match &prepared {
         Prepared::Unchanged(stack) => {
             eprintln!("[deploy] {stack_name}: no changes");
-            let outputs = finish(assembly, &stack, &aws)?;
-            return Ok(DeployReport {
-                outcome: Outcome::NoChanges,
-                stack_name: stack_name.to_owned(),
-                assets_bucket: bucket,
-                uploaded: Vec::new(),
-                outputs: Some(outputs),
-            });
+            let outputs = finish(assembly, stack, &aws)?;
+            return Ok(report(Outcome::NoChanges, Vec::new(), Some(outputs)));
         }
         Prepared::Changes {
-            kind,
-            deployed_template,
-        } => (kind, deployed_template),
+            deployed_template, ..
+        } => deployed_template.as_ref(),
     };
 
-    let uploaded = match &bucket {
-        Some(bucket) => {
-            let source = if opts.assets_bucket.is_some() {
-                assets::BucketSource::Given
-            } else {
-                assets::BucketSource::Toolkit
-            };
-            assets::upload_missing(&aws, assembly, bucket, source)?
-        }
-        None => Vec::new(),
-    };
-    if bucket.is_some() && uploaded.is_empty() {
-        eprintln!("[deploy] assets: all already in the bucket");
+    // Preflight: what the stage asks of the account must be there before anything changes.
+    if let Some(bucket) = &bucket {
+        preflight::bucket(&aws, bucket, source, stack_name)?;
+    }
+    preflight::concurrency(
+        &aws,
+        account,
+        stack_name,
+        &assembly.template,
+        deployed_template,
+    )?;
+    if let Some(logging) = account_role::logging(&assembly.template)
+        && let Some(why) = account_role::missing(&aws, account)?
+    {
+        return Err(Error::NoAccountRole(Box::new(MissingAccountRole {
+            stack: stack_name.to_owned(),
+            logging,
+            account: account.to_owned(),
+            target: aws.target(),
+            why,
+        })));
     }
 
-    let mut target = target;
     if let Some(bucket) = &bucket
         && assembly.template_text.len() > changeset::MAX_TEMPLATE_BODY
     {
         target.template_url = Some(assets::upload_template(&aws, bucket, assembly)?);
     }
-
-    let report = |outcome, outputs| DeployReport {
-        outcome,
-        stack_name: stack_name.to_owned(),
-        assets_bucket: bucket.clone(),
-        uploaded: uploaded.clone(),
-        outputs,
+    let Some(proposal) = flow::propose(&aws, &target, prepared, opts.timeout)? else {
+        eprintln!("[deploy] {stack_name}: no changes");
+        let stack = stack::describe(&aws, stack_name)?.ok_or_else(|| Error::Vanished {
+            stack: stack_name.to_owned(),
+            after_deploy: false,
+        })?;
+        let outputs = finish(assembly, &stack, &aws)?;
+        return Ok(report(Outcome::NoChanges, Vec::new(), Some(outputs)));
     };
-    let proposal = match flow::propose(
-        &aws,
-        &target,
-        kind,
-        deployed_template.as_ref(),
-        opts.timeout,
-    )? {
-        Some(p) => p,
-        None => {
-            eprintln!("[deploy] {stack_name}: no changes");
-            let stack = stack::describe(&aws, stack_name)?.ok_or_else(|| Error::Vanished {
-                stack: stack_name.to_owned(),
-                after_deploy: false,
-            })?;
-            let outputs = finish(assembly, &stack, &aws)?;
-            return Ok(report(Outcome::NoChanges, Some(outputs)));
+    // The zips go up only once the user agrees: a refusal leaves the bucket as it was.
+    let mut uploaded = Vec::new();
+    let mut upload = || {
+        if let Some(bucket) = &bucket {
+            uploaded = assets::upload_missing(&aws, assembly, bucket, source)?;
+            if uploaded.is_empty() {
+                eprintln!("[deploy] assets: all already in the bucket");
+            }
         }
+        Ok(())
     };
-    match flow::apply(&aws, stack_name, &proposal, opts.yes, opts.timeout)? {
-        Applied::Declined => Ok(report(Outcome::Declined, None)),
+    match flow::apply(&aws, &target, proposal, opts.yes, opts.timeout, &mut upload)? {
+        Applied::Declined => Ok(report(Outcome::Declined, uploaded, None)),
         Applied::Done => {
             let stack = stack::describe(&aws, stack_name)?.ok_or_else(|| Error::Vanished {
                 stack: stack_name.to_owned(),
                 after_deploy: true,
             })?;
             let outputs = finish(assembly, &stack, &aws)?;
-            Ok(report(Outcome::Deployed, Some(outputs)))
+            Ok(report(Outcome::Deployed, uploaded, Some(outputs)))
         }
     }
 }

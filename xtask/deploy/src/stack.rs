@@ -106,9 +106,10 @@ pub enum Next {
     Create,
     /// A live stack: update it.
     Update,
-    /// A stack that never came to life (first create rolled back, or created by a change set
-    /// that never ran): it holds nothing, so delete it and create afresh.
-    Recreate(String),
+    /// A stack that never came to life (its first create rolled back, or it was created by a
+    /// change set that never ran): it holds nothing and must go before the stack can be
+    /// created. Why, for the plan the user confirms: nothing is deleted without consent.
+    Replace(String),
     /// Not now: why and what to do.
     Blocked(String),
 }
@@ -119,13 +120,22 @@ pub fn next_step(stack: Option<&Stack>) -> Next {
     };
     let name = &stack.name;
     match stack.status.as_str() {
-        "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => Next::Recreate(format!(
-            "stack {name} is {} after its first create failed: deleting it so it can be created again",
-            stack.status
+        "ROLLBACK_COMPLETE" => Next::Replace(format!(
+            "stack {name} is ROLLBACK_COMPLETE: its first create failed and was rolled back, so \
+             it holds nothing"
         )),
-        "REVIEW_IN_PROGRESS" => Next::Recreate(format!(
-            "stack {name} is REVIEW_IN_PROGRESS (an earlier deploy created it but never ran): \
-             deleting it so it can be created again"
+        "REVIEW_IN_PROGRESS" => Next::Replace(format!(
+            "stack {name} is REVIEW_IN_PROGRESS: created by a change set that never ran (an \
+             interrupted deploy, or one still waiting at its prompt), so it holds nothing"
+        )),
+        // Not deleted for the user: the failed rollback may have left resources behind, and
+        // deleting the stack could fail the same way or orphan them.
+        "ROLLBACK_FAILED" => Next::Blocked(format!(
+            "stack {name} is ROLLBACK_FAILED: its first create failed and so did the clean-up, so \
+             resources may remain; deploy never deletes such a stack itself. See what failed \
+             (`aws cloudformation describe-stack-events --stack-name {name}`), then delete it \
+             (`aws cloudformation delete-stack --stack-name {name}`, with --retain-resources \
+             for any resource it cannot delete) and deploy again"
         )),
         "DELETE_FAILED" => Next::Blocked(format!(
             "stack {name} is DELETE_FAILED{}: run `cargo xtask destroy` again (or fix the \
@@ -146,6 +156,26 @@ pub fn next_step(stack: Option<&Stack>) -> Next {
         )),
         _ => Next::Update,
     }
+}
+
+/// The change sets waiting on a stack (names), e.g. another deploy at its prompt.
+pub fn pending_change_sets(aws: &Aws, stack: &Stack) -> Result<Vec<String>> {
+    let listed = aws.call(
+        "cloudformation",
+        "list-change-sets",
+        &["--stack-name", &stack.id],
+    )?;
+    Ok(listed
+        .get("Summaries")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        // moto lists every stack's change sets whatever the stack asked about.
+        .filter(|s| s.get("StackId").and_then(Value::as_str) == Some(stack.id.as_str()))
+        .filter(|s| s.get("ExecutionStatus").and_then(Value::as_str) == Some("AVAILABLE"))
+        .filter_map(|s| s.get("ChangeSetName").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Deletes a stack and follows it to the end; fails with the root cause if it can't.
@@ -191,12 +221,17 @@ mod tests {
         );
         assert!(matches!(
             next_step(Some(&stack("ROLLBACK_COMPLETE"))),
-            Next::Recreate(_)
+            Next::Replace(_)
         ));
         assert!(matches!(
             next_step(Some(&stack("REVIEW_IN_PROGRESS"))),
-            Next::Recreate(_)
+            Next::Replace(_)
         ));
+        // Never deleted for the user: it may hold what the failed rollback left.
+        assert!(
+            matches!(next_step(Some(&stack("ROLLBACK_FAILED"))), Next::Blocked(m)
+                if m.contains("never deletes") && m.contains("delete-stack --stack-name app"))
+        );
         assert!(
             matches!(next_step(Some(&stack("UPDATE_IN_PROGRESS"))), Next::Blocked(m) if m.contains("busy"))
         );

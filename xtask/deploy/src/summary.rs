@@ -40,13 +40,19 @@ fn symbol(action: &str) -> char {
 }
 
 /// `changes` from CloudFormation; `diff` (the deployed template against the new one) adds the
-/// property paths where CloudFormation gives none.
-pub fn render(stack_name: &str, changes: &[ResourceChange], diff: Option<&TemplateDiff>) -> String {
+/// property paths where CloudFormation gives none. `place` (account and region) is named in
+/// the first line with the stack: what is about to change, and where.
+pub fn render(
+    stack_name: &str,
+    place: &str,
+    changes: &[ResourceChange],
+    diff: Option<&TemplateDiff>,
+) -> String {
     let mut out = String::new();
     let count = |a: &str| changes.iter().filter(|c| c.action == a).count();
     let _ = writeln!(
         out,
-        "Changes to stack {stack_name}: {} to add, {} to modify, {} to remove",
+        "Changes to stack {stack_name} in {place}: {} to add, {} to modify, {} to remove",
         count("Add"),
         changes.len() - count("Add") - count("Remove"),
         count("Remove")
@@ -146,9 +152,17 @@ mod tests {
             }],
             ..Default::default()
         };
-        let text = render("wsecho-dev", &changes, Some(&diff));
+        let text = render(
+            "wsecho-dev",
+            "account 123456789012, region eu-west-1",
+            &changes,
+            Some(&diff),
+        );
         assert!(
-            text.contains("1 to add, 2 to modify, 1 to remove"),
+            text.starts_with(
+                "Changes to stack wsecho-dev in account 123456789012, region eu-west-1: 1 to \
+                 add, 2 to modify, 1 to remove"
+            ),
             "{text}"
         );
         assert!(

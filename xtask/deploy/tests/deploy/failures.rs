@@ -11,7 +11,10 @@ use testenv::fixture::{
 };
 use testenv::moto::{Moto, REGION};
 
-use crate::{aws_options, code_hashes, code_of, deploy_options, message};
+use crate::{
+    aws_options, bootstrap_as_on_aws, code_hashes, code_of, deploy_options, message,
+    set_account_role, toolkit_role_arn,
+};
 
 /// Stacks that aren't deleted (list-stacks also lists deleted ones).
 fn live_stacks(moto: &Moto) -> Vec<String> {
@@ -41,6 +44,7 @@ fn break_template(dir: &std::path::Path) {
 #[ignore = "needs moto, the AWS CLI and the test assembly: `cargo xtask test` provides them"]
 fn a_template_moto_rejects_fails_clearly_and_the_next_deploy_recovers() {
     let moto = Moto::start();
+    bootstrap_as_on_aws(&moto);
     let dir = tempfile::tempdir().unwrap();
     write_assembly(dir.path());
     break_template(dir.path());
@@ -52,7 +56,7 @@ fn a_template_moto_rejects_fails_clearly_and_the_next_deploy_recovers() {
     eprintln!("error shown to the user:\n{err}");
     assert!(err.contains("deploying stack wsecho-dev failed"), "{err}");
     assert!(err.contains("NoSuchResource"), "{err}");
-    assert!(err.contains("the next deploy deletes it"), "{err}");
+    assert!(err.contains("the next deploy offers to delete it"), "{err}");
 
     // A fixed template deploys over the remains.
     let fixed_dir = tempfile::tempdir().unwrap();
@@ -153,6 +157,8 @@ fn a_missing_bucket_is_named_with_what_to_do_and_bootstrap_repairs_it() {
     )
     .expect("bootstrap repairs");
     moto.aws(&["s3api", "head-bucket", "--bucket", &repaired]);
+    // What the new toolkit stack's account setting does on AWS (moto skips it).
+    set_account_role(&moto, &toolkit_role_arn(&moto));
     let report = deploy::deploy(&assembly, &deploy_options(&moto)).expect("deploy");
     assert_eq!(report.assets_bucket.as_deref(), Some(repaired.as_str()));
     assert_eq!(
@@ -269,6 +275,7 @@ fn refusal_scenario() {
     assert_eq!(live_stacks(&moto), Vec::<String>::new());
 
     // Deployed, then changed: refused, the change set is gone, the code is as it was.
+    bootstrap_as_on_aws(&moto);
     deploy::deploy(&assembly, &deploy_options(&moto)).expect("deploy --yes");
     let echo = function_logical_id(&assembly, "echo");
     let before = code_hashes(&moto, &stack);

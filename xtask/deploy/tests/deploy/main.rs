@@ -4,21 +4,27 @@
 //!
 //! What moto checks and what it doesn't: it really creates the S3 bucket and objects, the
 //! CloudFormation stack and change sets, the Lambda functions (storing their code), the IAM
-//! roles with their inline policies and the log groups. It silently skips
-//! `AWS::ApiGatewayV2::*` and `AWS::ApiGateway::Account`, so those resources are checked
-//! elsewhere: cfn-lint against CloudFormation's schemas (infra's tests) and the local
-//! gateway (`cargo xtask dev`), which serves the routes the template declares.
+//! roles with their inline policies and the log groups, and it answers `apigateway
+//! get-account`. It silently skips `AWS::ApiGatewayV2::*` and `AWS::ApiGateway::Account`, so
+//! those resources are checked elsewhere: cfn-lint against CloudFormation's schemas (infra's
+//! tests) and the local gateway (`cargo xtask dev`), which serves the routes the template
+//! declares; and where the toolkit stack's account setting would take effect, the tests apply
+//! it as CloudFormation does on AWS ([`bootstrap_as_on_aws`]). Where moto lacks an API or
+//! answers unlike AWS, a stand-in on 127.0.0.1 answers that one call (`standin`).
 //!
 //! Each test needs what `cargo xtask test` provides (the pinned moto and AWS CLI, the test
 //! assembly): plain `cargo test` skips it and says why.
 
+mod account;
 mod failures;
 mod gc;
 mod lifecycle;
+mod refusals;
+mod standin;
 
 use std::collections::BTreeMap;
 
-use deploy::{AwsOptions, DEFAULT_TIMEOUT, DeployOptions};
+use deploy::{AwsOptions, BootstrapOptions, DEFAULT_TIMEOUT, DeployOptions, TOOLKIT_STACK};
 use testenv::Need;
 use testenv::moto::{Moto, REGION, aws_env};
 
@@ -73,4 +79,102 @@ fn code_of(moto: &Moto, functions: &[(String, String)]) -> BTreeMap<String, Stri
             )
         })
         .collect()
+}
+
+fn bootstrap_options(moto: &Moto) -> BootstrapOptions {
+    BootstrapOptions {
+        aws: aws_options(moto),
+        yes: true,
+        timeout: DEFAULT_TIMEOUT,
+    }
+}
+
+/// The ARN of the toolkit stack's API Gateway CloudWatch role.
+fn toolkit_role_arn(moto: &Moto) -> String {
+    let roles = moto.resources(TOOLKIT_STACK, "AWS::IAM::Role");
+    let (_, name) = roles
+        .iter()
+        .find(|(logical, _)| logical == "ApiGatewayCloudWatchRole")
+        .expect("the toolkit's role");
+    moto.aws(&["iam", "get-role", "--role-name", name])["Role"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The role the account's API Gateway setting names, if any.
+fn account_role(moto: &Moto) -> Option<String> {
+    moto.aws(&["apigateway", "get-account"])["cloudwatchRoleArn"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn set_account_role(moto: &Moto, arn: &str) {
+    moto.aws(&[
+        "apigateway",
+        "update-account",
+        "--patch-operations",
+        &format!("op=replace,path=/cloudwatchRoleArn,value={arn}"),
+    ]);
+}
+
+/// `cargo xtask bootstrap --yes`, then what CloudFormation does on AWS and moto skips: the
+/// toolkit's `AWS::ApiGateway::Account` points the account's setting at its role. Returns the
+/// assets bucket.
+fn bootstrap_as_on_aws(moto: &Moto) -> String {
+    let bucket = deploy::bootstrap(REGION, &bootstrap_options(moto)).expect("bootstrap");
+    set_account_role(moto, &toolkit_role_arn(moto));
+    bucket
+}
+
+/// What a refusal must leave as it was: every stack's status and event count, every
+/// bucket's keys, the account's API Gateway setting.
+#[derive(Debug, PartialEq, Eq)]
+struct World {
+    stacks: Vec<(String, String, usize)>,
+    keys: Vec<(String, Vec<String>)>,
+    account_role: Option<String>,
+}
+
+impl World {
+    fn of(moto: &Moto) -> World {
+        let listed = moto.aws(&["cloudformation", "describe-stacks"]);
+        let mut stacks: Vec<(String, String, usize)> = listed["Stacks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                let id = s["StackId"].as_str().unwrap();
+                let events = moto.aws(&[
+                    "cloudformation",
+                    "describe-stack-events",
+                    "--stack-name",
+                    id,
+                ]);
+                (
+                    s["StackName"].as_str().unwrap().to_owned(),
+                    s["StackStatus"].as_str().unwrap().to_owned(),
+                    events["StackEvents"].as_array().map_or(0, Vec::len),
+                )
+            })
+            .collect();
+        stacks.sort();
+        let buckets = moto.aws(&["s3api", "list-buckets"]);
+        let mut keys: Vec<(String, Vec<String>)> = buckets["Buckets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|b| {
+                let name = b["Name"].as_str().unwrap().to_owned();
+                let keys = moto.bucket_keys(&name);
+                (name, keys)
+            })
+            .collect();
+        keys.sort();
+        World {
+            stacks,
+            keys,
+            account_role: account_role(moto),
+        }
+    }
 }
