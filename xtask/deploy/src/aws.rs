@@ -5,6 +5,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -42,6 +43,10 @@ pub struct Aws {
     pub endpoint_url: Option<String>,
     endpoint_flag: Option<String>,
     env: Vec<(OsString, OsString)>,
+    /// The account the credentials belong to, once `check_credentials` has asked: every S3
+    /// call then says it expects the bucket to be that account's (`--expected-bucket-owner`),
+    /// so a bucket name taken over by another account fails instead of receiving our code.
+    bucket_owner: OnceLock<String>,
 }
 
 /// Who the credentials belong to.
@@ -90,6 +95,7 @@ impl Aws {
                 .or_else(|| env("AWS_ENDPOINT_URL")),
             endpoint_flag: opts.endpoint_url.clone(),
             env: opts.env.clone(),
+            bucket_owner: OnceLock::new(),
         })
     }
 
@@ -115,6 +121,13 @@ impl Aws {
         let mut all: Vec<OsString> = vec![service.into(), operation.into()];
         all.extend(args.iter().map(|a| a.as_ref().to_owned()));
         all.extend(["--output", "json", "--region", &self.region].map(OsString::from));
+        // Every s3api operation we use takes it (only account-level ones such as
+        // list-buckets don't, and we call none of them).
+        if service == "s3api"
+            && let Some(owner) = self.bucket_owner.get()
+        {
+            all.extend(["--expected-bucket-owner", owner].map(OsString::from));
+        }
         // Only a profile asked for here becomes --profile: one from AWS_PROFILE is left to
         // the CLI, where credentials in the environment still win over it (with --profile
         // they wouldn't).
@@ -208,11 +221,43 @@ impl Aws {
                     ))
                 })
         };
-        Ok(Identity {
+        let identity = Identity {
             account: field("Account")?,
             arn: field("Arn")?,
-        })
+        };
+        // Set once: every later check is of the same credentials.
+        let _ = self.bucket_owner.set(identity.account.clone());
+        Ok(identity)
     }
+
+    /// An object's bytes (`s3api get-object`, which writes them to a file).
+    pub fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
+        let path = temp_path("object");
+        let got = self.call(
+            "s3api",
+            "get-object",
+            &["--bucket", bucket, "--key", key, &path.to_string_lossy()],
+        );
+        let bytes = got.and_then(|_| {
+            std::fs::read(&path).map_err(|err| AwsError {
+                service: "s3api".into(),
+                operation: "get-object".into(),
+                kind: AwsErrorKind::Other(format!(
+                    "cannot read what it wrote to {}: {err}",
+                    path.display()
+                )),
+            })
+        });
+        let _ = std::fs::remove_file(&path);
+        bytes
+    }
+}
+
+/// A file name of our own in the temporary directory (this process, this moment).
+pub fn temp_path(label: &str) -> PathBuf {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("wsecho-deploy-{}-{n}.{label}", std::process::id()))
 }
 
 /// A command as the user would type it, for messages: `aws sts get-caller-identity …`.
@@ -585,5 +630,22 @@ mod tests {
         .unwrap();
         let args = flag.arguments("sts", "get-caller-identity", &[] as &[&str]);
         assert!(args.iter().any(|a| a == "http://127.0.0.1:2"), "{args:?}");
+    }
+
+    #[test]
+    fn s3_calls_name_the_bucket_owner_once_the_account_is_known() {
+        let aws = Aws::new(&options(None, &[]), "eu-west-1").unwrap();
+        let flag = |aws: &Aws, service: &str| {
+            let args = aws.arguments(service, "head-bucket", &["--bucket", "b"]);
+            args.iter()
+                .position(|a| a == "--expected-bucket-owner")
+                .map(|i| args[i + 1].to_string_lossy().into_owned())
+        };
+        // Before the credentials are checked nobody knows the account (and no S3 call is made).
+        assert_eq!(flag(&aws, "s3api"), None);
+        aws.bucket_owner.set("111111111111".into()).unwrap();
+        assert_eq!(flag(&aws, "s3api").as_deref(), Some("111111111111"));
+        // Only S3 takes it.
+        assert_eq!(flag(&aws, "cloudformation"), None);
     }
 }

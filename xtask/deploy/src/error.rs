@@ -101,6 +101,34 @@ pub enum Error {
     )]
     AssetsStillNamed { bucket: String, stacks: String },
 
+    /// An object in the assets bucket has other bytes than the zip its name promises.
+    #[error(
+        "the assets bucket {bucket} holds {key} with other bytes (sha256 {found}, base64) than \
+         the zip of that name: someone overwrote it, and a function deployed from it would run \
+         that code. Delete the object (`aws s3api delete-object --bucket {bucket} --key {key}`) \
+         and deploy again, which uploads the zip anew; nothing was changed"
+    )]
+    AssetOverwritten {
+        bucket: String,
+        key: String,
+        found: String,
+    },
+
+    /// After a deploy, a function runs other code than the zip its template names.
+    #[error(
+        "after deploying stack {stack}, function {function} runs code with sha256 {found} \
+         (base64), not the zip {key} its template names: its code was changed outside \
+         CloudFormation (`aws lambda update-function-code`), or the object changed in the \
+         bucket while CloudFormation read it. Find out who changed it; a deploy sets the code \
+         again only when the function's zip changes"
+    )]
+    CodeMismatch {
+        stack: String,
+        function: String,
+        key: String,
+        found: String,
+    },
+
     /// AWS answered without something it always sends.
     #[error("{0}")]
     UnexpectedAnswer(String),

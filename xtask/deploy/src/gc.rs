@@ -278,18 +278,22 @@ fn list_objects(aws: &Aws, bucket: &str) -> Result<Vec<Object>> {
 /// never shorter).
 fn read_ledger(aws: &Aws, bucket: &str) -> Result<BTreeMap<String, SystemTime>> {
     let url = format!("s3://{bucket}/{LEDGER_KEY}");
-    // `s3 cp … -` prints the object: the ledger is JSON, which is what `call` reads.
-    let record = match aws.call("s3", "cp", &[url.as_str(), "-"]) {
+    let unreadable = |why: String| {
+        eprintln!(
+            "[gc] warning: could not read {url} ({why}): every unreferenced key counts from now"
+        );
+        BTreeMap::new()
+    };
+    let record = match aws.get_object(bucket, LEDGER_KEY) {
+        Ok(bytes) => bytes,
+        Err(e) if matches!(e.code(), Some("404" | "NoSuchKey" | "NotFound")) => {
+            return Ok(BTreeMap::new());
+        }
+        Err(e) => return Ok(unreadable(e.to_string())),
+    };
+    let record: Value = match serde_json::from_slice(&record) {
         Ok(v) => v,
-        Err(e) if e.code() == Some("404") || e.message().contains("does not exist") => {
-            return Ok(BTreeMap::new());
-        }
-        Err(e) => {
-            eprintln!(
-                "[gc] warning: could not read {url} ({e}): every unreferenced key counts from now"
-            );
-            return Ok(BTreeMap::new());
-        }
+        Err(e) => return Ok(unreadable(format!("not JSON: {e}"))),
     };
     Ok(parse_ledger(&record))
 }
@@ -338,14 +342,7 @@ fn write_ledger(
     {
         return Ok(());
     }
-    let path = std::env::temp_dir().join(format!(
-        "wsecho-gc-{}-{}.json",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    ));
+    let path = crate::aws::temp_path("json");
     std::fs::write(&path, render_ledger(marks)).map_err(|source| Error::Read {
         path: path.clone(),
         source,

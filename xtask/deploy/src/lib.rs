@@ -4,8 +4,9 @@
 //! deploy = check the region, the credentials and the account pin → make sure the toolkit
 //! (assets bucket, the account's CloudWatch role) exists → preflight (bucket region, reserved
 //! concurrency, the account's role when the stage logs) → change set → summary naming account,
-//! region and stack → confirm → upload the zips the bucket lacks → execute with live events →
-//! outputs (printed and saved as `outputs.json`). Nothing changed → nothing uploaded, nothing executed, "no changes".
+//! region and stack → confirm → check the zips the bucket has (SHA-256), upload those it lacks
+//! → execute with live events → check each function's code → outputs (printed and saved as
+//! `outputs.json`). Nothing changed → nothing uploaded, nothing executed, "no changes".
 //! Nothing is deleted or changed before the user agrees, and a refusal leaves the stack and
 //! the bucket as they were.
 
@@ -267,6 +268,7 @@ pub fn deploy(assembly: &Assembly, opts: &DeployOptions) -> Result<DeployReport>
     match flow::apply(&aws, &target, proposal, opts.yes, opts.timeout, &mut upload)? {
         Applied::Declined => Ok(report(Outcome::Declined, uploaded, None)),
         Applied::Done => {
+            assets::check_deployed_code(&aws, assembly, stack_name)?;
             let stack = stack::describe(&aws, stack_name)?.ok_or_else(|| Error::Vanished {
                 stack: stack_name.to_owned(),
                 after_deploy: true,

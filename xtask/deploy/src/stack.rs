@@ -1,5 +1,6 @@
 //! A stack as CloudFormation reports it, and what its status allows the next deploy to do.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -159,6 +160,28 @@ pub fn next_step(stack: Option<&Stack>) -> Next {
 }
 
 /// The change sets waiting on a stack (names), e.g. another deploy at its prompt.
+/// Logical ID → physical ID of the stack's resources (`list-stack-resources`, which moto
+/// also answers for stacks holding resource types it skips).
+pub fn physical_ids(aws: &Aws, name: &str) -> Result<BTreeMap<String, String>> {
+    let listed = aws.call(
+        "cloudformation",
+        "list-stack-resources",
+        &["--stack-name", name],
+    )?;
+    Ok(listed
+        .get("StackResourceSummaries")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            let logical = r.get("LogicalResourceId")?.as_str()?;
+            let physical = r.get("PhysicalResourceId")?.as_str()?;
+            (!logical.is_empty() && !physical.is_empty())
+                .then(|| (logical.to_owned(), physical.to_owned()))
+        })
+        .collect())
+}
+
 pub fn pending_change_sets(aws: &Aws, stack: &Stack) -> Result<Vec<String>> {
     let listed = aws.call(
         "cloudformation",

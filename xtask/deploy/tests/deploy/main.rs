@@ -16,6 +16,7 @@
 //! assembly): plain `cargo test` skips it and says why.
 
 mod account;
+mod assets;
 mod failures;
 mod gc;
 mod lifecycle;

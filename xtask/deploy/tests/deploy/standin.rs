@@ -21,11 +21,21 @@ use testenv::moto::{Moto, REGION, aws_env};
 pub struct Request {
     pub method: String,
     pub path: String,
+    /// The headers, names in lower case.
+    pub headers: Vec<(String, String)>,
     /// The body as text (query-protocol forms, JSON).
     pub body: String,
 }
 
 impl Request {
+    /// A header's value (`name` in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// A query-protocol form field (`Action`, `StackName`...), URL-decoded.
     pub fn form(&self, name: &str) -> Option<String> {
         self.body.split('&').find_map(|pair| {
@@ -185,9 +195,18 @@ fn read_request(stream: &mut TcpStream) -> std::io::Result<(Vec<u8>, Request)> {
         raw.extend_from_slice(&buf[..n]);
     }
     let mut first = head.lines().next().unwrap_or("").split(' ');
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            Some((k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        })
+        .collect();
     let request = Request {
         method: first.next().unwrap_or("").to_owned(),
         path: first.next().unwrap_or("").to_owned(),
+        headers,
         body: String::from_utf8_lossy(&raw[head_end..]).into_owned(),
     };
     Ok((raw, request))
