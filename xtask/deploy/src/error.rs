@@ -217,6 +217,13 @@ pub enum Error {
     #[error("cannot ask at the terminal")]
     Prompt(#[source] io::Error),
 
+    #[error("cannot write the log lines")]
+    WriteLogs(#[source] io::Error),
+
+    /// `logs` has nothing to read: no stack, no log group, no such function.
+    #[error("{0}")]
+    NoLogs(String),
+
     /// The stack's status allows no deploy now: why, and what to do.
     #[error("{0}")]
     Blocked(String),

@@ -20,6 +20,7 @@ mod assets;
 mod failures;
 mod gc;
 mod lifecycle;
+mod logs;
 mod refusals;
 mod standin;
 
