@@ -12,7 +12,8 @@ use deploy::{AwsOptions, BootstrapOptions, DeployOptions, DestroyOptions, DiffOp
 /// Where and as whom to call AWS.
 #[derive(Debug, Clone, Args)]
 pub struct AwsArgs {
-    /// AWS region [default: AWS_REGION, AWS_DEFAULT_REGION, else the stage's region].
+    /// Work in this region instead of the stage file's [default: the stage file's region; an
+    /// AWS_REGION that names another is an error, not an override].
     #[arg(long)]
     pub region: Option<String>,
     /// Named AWS profile [default: AWS_PROFILE].
