@@ -20,7 +20,7 @@ mod workspace;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use assembly::Architecture;
 use clap::{Parser, Subcommand};
 
@@ -48,9 +48,10 @@ struct Cli {
 enum Command {
     /// Build every function crate for Lambda and zip it reproducibly, named by its sha256.
     Build {
-        /// Instruction set: arm64 (Graviton, the default) or x86_64.
-        #[arg(long, default_value = "arm64")]
-        arch: Architecture,
+        /// Instruction set: arm64 or x86_64 [default: arm64 (Graviton) for release, this
+        /// machine's for local].
+        #[arg(long)]
+        arch: Option<Architecture>,
         /// release: what deploys get (cargo-lambda); local: quick builds for this machine, what
         /// `dev` runs.
         #[arg(long, value_enum, default_value = "release")]
@@ -155,6 +156,13 @@ fn run(cli: Cli) -> Result<()> {
             packages,
             out,
         } => {
+            let arch = match (arch, profile) {
+                (Some(arch), _) => arch,
+                (None, BuildProfile::Release) => Architecture::Arm64,
+                (None, BuildProfile::Local) => Architecture::host().context(
+                    "this machine has no Lambda architecture: the local build is for this machine",
+                )?,
+            };
             build::build(&BuildOptions {
                 arch,
                 profile,

@@ -223,7 +223,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let work = target_dir.join("wsecho").join("bench");
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
     // Child processes (the floor, the gateway) run a copy of this binary: another cargo build
-    // may replace target/xtask/xtask while the bench runs.
+    // may replace target/local/xtask while the bench runs.
     let exe = std::env::current_exe().context("cannot find the xtask binary")?;
     let xtask_copy = work.join("xtask");
     fs::copy(&exe, &xtask_copy)
