@@ -231,7 +231,7 @@ impl Pool {
         let name = self.spec.label().to_owned();
         let number = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let (queue_tx, queue_rx) = mpsc::channel(1);
-        let mut api = RuntimeApi::start(self.spec.arn.clone(), queue_rx)
+        let mut api = RuntimeApi::start_private(self.spec.arn.clone(), queue_rx)
             .await
             .map_err(|e| Failure::Spawn(format!("cannot bind the Runtime API: {e}")))?;
         let task_root = self.bootstrap.parent().expect("bootstrap is in a folder");
@@ -239,7 +239,7 @@ impl Pool {
         command
             .env_clear()
             .envs(&self.environment)
-            .env("AWS_LAMBDA_RUNTIME_API", api.addr().to_string())
+            .env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
             .env(
                 "AWS_LAMBDA_LOG_STREAM_NAME",
                 format!("local/[$LATEST]{number:032x}"),

@@ -6,8 +6,11 @@
 //! (`shared::test_support::runtime_api`): one host, so those tests exercise what `dev` runs.
 //!
 //! Use: [`RuntimeApi::start`] with the receiving end of a queue, start the binary with
-//! `AWS_LAMBDA_RUNTIME_API` set to [`RuntimeApi::addr`], send it [`Invocation`]s and await
-//! each one's [`Outcome`].
+//! `AWS_LAMBDA_RUNTIME_API` set to [`RuntimeApi::endpoint`], send it [`Invocation`]s and await
+//! each one's [`Outcome`]. [`RuntimeApi::start_private`] serves it under a random path prefix
+//! (`http://127.0.0.1:PORT/<prefix>`, which the Rust runtime client reads): another local
+//! process that finds the port cannot take events (with their headers and tokens) or forge
+//! answers by accident.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -49,6 +52,8 @@ pub enum Outcome {
 /// A Runtime API being served; it stops when dropped.
 pub struct RuntimeApi {
     addr: SocketAddr,
+    /// `/<random>` for a private one, else empty.
+    prefix: String,
     /// Fires when the process first asks for an invocation (the end of its cold start).
     pub(crate) first_poll: Option<oneshot::Receiver<()>>,
     /// The body of `/runtime/init/error`, if the process sent one.
@@ -64,6 +69,7 @@ impl Drop for RuntimeApi {
 
 struct State {
     function_arn: String,
+    prefix: String,
     queue: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     in_flight: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     first_poll: Mutex<Option<oneshot::Sender<()>>>,
@@ -80,13 +86,34 @@ impl RuntimeApi {
         function_arn: impl Into<String>,
         queue: mpsc::Receiver<Invocation>,
     ) -> std::io::Result<RuntimeApi> {
-        let function_arn = function_arn.into();
+        RuntimeApi::serve(function_arn.into(), queue, String::new()).await
+    }
+
+    /// [`Self::start`] under a random path prefix: only a process given
+    /// [`Self::endpoint`] reaches it; any other path is 404.
+    pub async fn start_private(
+        function_arn: impl Into<String>,
+        queue: mpsc::Receiver<Invocation>,
+    ) -> std::io::Result<RuntimeApi> {
+        let prefix = format!(
+            "/{}",
+            ids::secret(32, b"0123456789abcdefghijklmnopqrstuvwxyz")
+        );
+        RuntimeApi::serve(function_arn.into(), queue, prefix).await
+    }
+
+    async fn serve(
+        function_arn: String,
+        queue: mpsc::Receiver<Invocation>,
+        prefix: String,
+    ) -> std::io::Result<RuntimeApi> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (first_tx, first_rx) = oneshot::channel();
         let init_error = Arc::new(Mutex::new(None));
         let state = Arc::new(State {
             function_arn,
+            prefix: prefix.clone(),
             queue: tokio::sync::Mutex::new(queue),
             in_flight: Mutex::new(HashMap::new()),
             first_poll: Mutex::new(Some(first_tx)),
@@ -107,15 +134,26 @@ impl RuntimeApi {
         });
         Ok(RuntimeApi {
             addr,
+            prefix,
             first_poll: Some(first_rx),
             init_error,
             task,
         })
     }
 
-    /// Where the process reaches it: the value of `AWS_LAMBDA_RUNTIME_API`.
+    /// Its address; the whole of `AWS_LAMBDA_RUNTIME_API` for one started without a prefix.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The value of `AWS_LAMBDA_RUNTIME_API`: `127.0.0.1:PORT`, or
+    /// `http://127.0.0.1:PORT/<prefix>` for a private one (a path needs the scheme).
+    pub fn endpoint(&self) -> String {
+        if self.prefix.is_empty() {
+            self.addr.to_string()
+        } else {
+            format!("http://{}{}", self.addr, self.prefix)
+        }
     }
 }
 
@@ -130,7 +168,10 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
-    let Some(route) = path.strip_prefix(PREFIX) else {
+    let Some(route) = path
+        .strip_prefix(state.prefix.as_str())
+        .and_then(|path| path.strip_prefix(PREFIX))
+    else {
         return Ok(reply(
             StatusCode::NOT_FOUND,
             r#"{"errorMessage":"not found"}"#,
@@ -345,5 +386,41 @@ mod tests {
             Outcome::Error(body) => assert_eq!(&body[..], br#"{"errorType":"E"}"#),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_private_one_answers_only_under_its_prefix() {
+        let (tx, rx) = mpsc::channel(1);
+        let api = RuntimeApi::start_private("arn", rx).await.unwrap();
+        let endpoint = api.endpoint();
+        let prefix = endpoint
+            .strip_prefix(&format!("http://{}", api.addr()))
+            .unwrap()
+            .to_owned();
+        assert_eq!(prefix.len(), 33, "{endpoint}");
+        let (reply, _) = oneshot::channel();
+        let (delivered, _) = oneshot::channel();
+        tx.send(Invocation {
+            request_id: "req-3".into(),
+            event: Bytes::from_static(b"{}"),
+            timeout: Duration::from_secs(1),
+            trace_id: String::new(),
+            reply,
+            delivered,
+        })
+        .await
+        .unwrap();
+        let (status, _, _) =
+            exchange(api.addr(), "GET", "/2018-06-01/runtime/invocation/next", "").await;
+        assert!(status.contains("404"), "{status}");
+        let (status, _, body) = exchange(
+            api.addr(),
+            "GET",
+            &format!("{prefix}/2018-06-01/runtime/invocation/next"),
+            "",
+        )
+        .await;
+        assert!(status.contains("200"), "{status}");
+        assert_eq!(body, "{}");
     }
 }

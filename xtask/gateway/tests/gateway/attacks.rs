@@ -554,3 +554,39 @@ async fn a_frame_the_client_does_not_take_within_the_send_timeout_closes_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn another_local_process_cannot_use_a_functions_runtime_api() {
+    bounded(async {
+        let asm = Assembly::standard("attack-runtime-api").write();
+        let gw = asm.start().await;
+        let mut client = connect(&gw.url()).await;
+        send(
+            &mut client,
+            serde_json::json!({"action": "echo", "do": "env"}).to_string(),
+        )
+        .await;
+        let env: serde_json::Value = serde_json::from_str(&next_text(&mut client).await).unwrap();
+        let endpoint = env["AWS_LAMBDA_RUNTIME_API"].as_str().unwrap().to_owned();
+        let rest = endpoint
+            .strip_prefix("http://")
+            .expect("http://HOST:PORT/prefix");
+        let (authority, prefix) = rest.split_once('/').expect("a path prefix");
+        assert!(prefix.len() >= 32, "{endpoint}");
+        let addr: SocketAddr = authority.parse().unwrap();
+        // Someone who found the port: no event to take, no answer to forge.
+        for (method, path) in [
+            ("GET", "/2018-06-01/runtime/invocation/next"),
+            ("POST", "/2018-06-01/runtime/invocation/x/response"),
+            ("POST", "/2018-06-01/runtime/init/error"),
+            ("GET", "/wrong-prefix/2018-06-01/runtime/invocation/next"),
+        ] {
+            let (status, _, _) = http(addr, method, path, b"{}").await;
+            assert_eq!(status, 404, "{method} {path}");
+        }
+        // The function, which knows the prefix, still answers.
+        connection_id(&mut client).await;
+        gw.shutdown().await;
+    })
+    .await;
+}
