@@ -60,6 +60,25 @@ pub enum Error {
         error: io::Error,
     },
 
+    #[error(
+        "{logical_id}: {zip} is not the zip the assembly's manifest names (its sha256 is {found}, the manifest says {expected}); run `cargo xtask synth` again"
+    )]
+    ZipDigest {
+        logical_id: String,
+        zip: PathBuf,
+        expected: String,
+        found: String,
+    },
+
+    #[error(
+        "{logical_id}: the manifest's entry for `{package}` is not one a build writes ({problem}); run `cargo xtask synth` again"
+    )]
+    ManifestEntry {
+        logical_id: String,
+        package: String,
+        problem: String,
+    },
+
     #[error("{logical_id}: cannot unpack {zip}")]
     Unzip {
         logical_id: String,

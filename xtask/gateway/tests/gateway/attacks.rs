@@ -590,3 +590,32 @@ async fn another_local_process_cannot_use_a_functions_runtime_api() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_zip_that_is_not_the_manifests_is_never_unpacked() {
+    bounded(async {
+        let asm = Assembly::standard("attack-zip").write_with(true);
+        let manifest = asm.manifest();
+        let sha256 = manifest["functions"][0]["sha256"].as_str().unwrap();
+        let zip = asm
+            .dir
+            .join(manifest["functions"][0]["zip"].as_str().unwrap());
+        // Swapped after the build: one byte more, still a zip that unzips.
+        let mut bytes = std::fs::read(&zip).unwrap();
+        bytes.push(0);
+        std::fs::remove_file(&zip).unwrap();
+        std::fs::write(&zip, bytes).unwrap();
+        let error = match gateway::start(asm.options()).await {
+            Ok(_) => panic!("the gateway ran a zip the manifest does not name"),
+            Err(error) => error_chain(&error),
+        };
+        assert!(
+            error.contains("is not the zip the assembly's manifest names")
+                && error.contains(sha256)
+                && error.contains("cargo xtask synth"),
+            "{error}"
+        );
+        assert!(!asm.dir.join(".dev").join(sha256).exists());
+    })
+    .await;
+}
