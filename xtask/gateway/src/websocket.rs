@@ -104,6 +104,12 @@ pub(crate) async fn upgrade(
     }
     // Registered before `$connect` so the management API can tell "not open yet" (410).
     let (connection, receivers) = shared.registry.add(info.clone());
+    // Forgets it if the handshake ends here: a refusal, or the request dropped mid-`$connect`
+    // because its client went away.
+    let mut registered = Registered {
+        shared: shared.clone(),
+        connection: Some(connection.clone()),
+    };
 
     let mut protocol = None;
     if let Some(route) = deployment.model.routes.get("$connect") {
@@ -154,7 +160,6 @@ pub(crate) async fn upgrade(
             }
         };
         if let Some((status, body)) = refusal {
-            shared.registry.remove(&connection);
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             return text(status, body);
         }
@@ -162,8 +167,36 @@ pub(crate) async fn upgrade(
         log!("connect", "{id} connected (no $connect route)");
     }
 
+    // The function's choice goes into the 101 as it is: one that is no header value fails the
+    // handshake as API Gateway does, with a 500.
+    let protocol = match protocol
+        .map(hyper::header::HeaderValue::try_from)
+        .transpose()
+    {
+        Ok(protocol) => protocol,
+        Err(_) => {
+            log!(
+                "connect",
+                "{id} $connect chose a Sec-WebSocket-Protocol that is no header value -> 500"
+            );
+            drop(registered);
+            disconnect(
+                &shared,
+                &connection,
+                1006,
+                "Connection was closed abnormally",
+            )
+            .await;
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                r#"{"message": "Internal server error"}"#,
+            );
+        }
+    };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let task_shared = shared.clone();
+    // From here the connection's task forgets it.
+    registered.connection = None;
     shared.tasks.spawn(async move {
         // The connection counts until the socket is gone.
         let _slot = slot;
@@ -205,6 +238,21 @@ pub(crate) async fn upgrade(
     response
         .body(Full::new(Bytes::new()))
         .expect("valid response")
+}
+
+/// A connection registered for the handshake, removed from the registry when dropped unless
+/// its task took it over (`connection` set to `None`).
+struct Registered {
+    shared: Arc<Shared>,
+    connection: Option<Arc<Connection>>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            self.shared.registry.remove(&connection);
+        }
+    }
 }
 
 /// Status code and parsed body of a Lambda proxy response. No `statusCode` counts as 200, like

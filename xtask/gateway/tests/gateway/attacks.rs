@@ -619,3 +619,53 @@ async fn a_zip_that_is_not_the_manifests_is_never_unpacked() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_client_that_vanishes_during_connect_leaves_nothing_behind() {
+    bounded(async {
+        let asm = Assembly::standard("attack-vanish").write();
+        let gw = asm.start().await;
+        for _ in 0..3 {
+            let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
+            stream
+                .write_all(upgrade_head(gw.addr(), "/test?testfn=sleep&ms=1500", "").as_bytes())
+                .await
+                .unwrap();
+            // Gone while `$connect` runs.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            drop(stream);
+        }
+        let deadline = Instant::now() + WAIT;
+        while gw.connection_count() > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "{} connection(s) still registered",
+                gw.connection_count()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // And the gateway serves on.
+        let mut client = connect(&gw.url()).await;
+        connection_id(&mut client).await;
+        gw.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_subprotocol_that_is_no_header_value_is_a_500() {
+    bounded(async {
+        let asm = Assembly::standard("attack-subprotocol").write();
+        let gw = asm.start().await;
+        let url = format!(
+            "{}?testfn=protocol&protocol=chat%0D%0AX-Injected:%20yes",
+            gw.url()
+        );
+        assert_eq!(refused_status(&url).await, 500);
+        assert_eq!(gw.connection_count(), 0);
+        let mut client = connect(&gw.url()).await;
+        connection_id(&mut client).await;
+        gw.shutdown().await;
+    })
+    .await;
+}
