@@ -17,6 +17,7 @@
 
 mod account;
 mod assets;
+mod chat;
 mod failures;
 mod gc;
 mod lifecycle;
