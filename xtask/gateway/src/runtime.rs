@@ -78,6 +78,11 @@ struct State {
 
 const PREFIX: &str = "/2018-06-01/runtime/";
 
+/// Lambda's limit on a synchronous invocation's response (6 MB, as its error message counts it).
+const RESPONSE_LIMIT: usize = 6_291_556;
+/// What Lambda answers a larger one with; the invocation fails with it.
+const TOO_LARGE: &str = r#"{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}"#;
+
 impl RuntimeApi {
     /// Serves the Runtime API on a free 127.0.0.1 port: each `next` gets the following
     /// invocation from `queue` (and waits for one, as Lambda does between invocations; once
@@ -182,8 +187,7 @@ async fn handle(
     Ok(match (method, segments.as_slice()) {
         (Method::GET, ["invocation", "next"]) => next(&state).await,
         (Method::POST, ["invocation", id, kind @ ("response" | "error")]) => {
-            let body = req.into_body().collect().await.map(|b| b.to_bytes());
-            let Ok(body) = body else {
+            let Ok(body) = read_capped(req.into_body()).await else {
                 return Ok(reply(
                     StatusCode::BAD_REQUEST,
                     r#"{"errorMessage":"bad body"}"#,
@@ -191,7 +195,12 @@ async fn handle(
             };
             let waiting = state.in_flight.lock().expect("not poisoned").remove(*id);
             match waiting {
+                Some(tx) if body.is_none() => {
+                    let _ = tx.send(Outcome::Error(Bytes::from_static(TOO_LARGE.as_bytes())));
+                    reply(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE)
+                }
                 Some(tx) => {
+                    let body = body.unwrap_or_default();
                     let outcome = if *kind == "response" {
                         Outcome::Response(body)
                     } else {
@@ -216,6 +225,26 @@ async fn handle(
         }
         _ => reply(StatusCode::NOT_FOUND, r#"{"errorMessage":"not found"}"#),
     })
+}
+
+/// The body, or `None` if it is over [`RESPONSE_LIMIT`]: then read to its end and dropped, so
+/// the runtime gets its 413 on a connection it can go on using, as on Lambda.
+async fn read_capped(mut body: Incoming) -> Result<Option<Bytes>, hyper::Error> {
+    // Chunks kept as they come: a body in one chunk (most) is not copied.
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut length = 0;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            length += data.len();
+            if length <= RESPONSE_LIMIT {
+                chunks.push(data);
+            }
+        }
+    }
+    Ok((length <= RESPONSE_LIMIT).then(|| match chunks.len() {
+        1 => chunks.pop().unwrap_or_default(),
+        _ => Bytes::from(chunks.concat()),
+    }))
 }
 
 async fn next(state: &State) -> Response<Full<Bytes>> {

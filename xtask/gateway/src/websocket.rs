@@ -523,10 +523,27 @@ async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
     match result {
         Ok(response) => {
             let (status, value) = proxy_status(&response);
-            let reply = route
+            let mut reply = route
                 .two_way
                 .then(|| value.get("body").and_then(Value::as_str).map(str::to_owned))
                 .flatten();
+            // API Gateway sends no frame over its 128 KB message limit: the client gets an error.
+            if let Some(text) = reply.take_if(|text| text.len() > MESSAGE_LIMIT) {
+                log!(
+                    "message",
+                    "{id} {} -> {} {status} in {took} ms, but its {}-byte reply is over API Gateway's {} KB",
+                    route.key,
+                    pool.spec.label(),
+                    text.len(),
+                    MESSAGE_LIMIT / 1024
+                );
+                connection.send(Outbound::Text(gateway_error(
+                    "Internal server error",
+                    id,
+                    &request_id,
+                )));
+                return;
+            }
             log!(
                 "message",
                 "{id} {} -> {} {status} in {took} ms{}",

@@ -108,6 +108,10 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
                     }
                     Ok(json!({"statusCode": 200, "body": std::process::id().to_string()}))
                 }
+                // A reply body of `bytes` bytes.
+                "big" => {
+                    Ok(json!({"statusCode": 200, "body": "b".repeat(number("bytes") as usize)}))
+                }
                 "status" => Ok(json!({"statusCode": number("status"), "body": "with status"})),
                 "post" => {
                     let text = body.get("text").and_then(Value::as_str).unwrap_or_default();

@@ -669,3 +669,27 @@ async fn a_subprotocol_that_is_no_header_value_is_a_500() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn replies_over_lambdas_and_api_gateways_limits_are_errors() {
+    bounded(async {
+        let asm = Assembly::standard("attack-big-replies").write();
+        let gw = asm.start().await;
+        let mut client = connect(&gw.url()).await;
+        let big = |bytes: usize| serde_json::json!({"action": "echo", "do": "big", "bytes": bytes});
+        // Within both: sent.
+        let ok = 100 * 1024;
+        send(&mut client, big(ok).to_string()).await;
+        assert_eq!(next_text(&mut client).await.len(), ok);
+        // Over API Gateway's 128 KB: no frame, an error.
+        for bytes in [200 * 1024, 7 * 1024 * 1024] {
+            send(&mut client, big(bytes).to_string()).await;
+            let answer = next_json(&mut client).await;
+            assert_eq!(answer["message"], "Internal server error", "{bytes} bytes");
+        }
+        // The function answers on.
+        connection_id(&mut client).await;
+        gw.shutdown().await;
+    })
+    .await;
+}
