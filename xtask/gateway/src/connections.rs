@@ -16,6 +16,11 @@ pub(crate) const OUTBOUND_LIMIT: usize = 4 << 20;
 /// What a queued frame counts for beyond its payload, so empty frames are bounded too.
 const FRAME_OVERHEAD: usize = 64;
 
+/// Messages of one connection being handled at once (waiting for or running in a function)
+/// at most: one more gets API Gateway's throttling error instead of a place in an unbounded
+/// backlog.
+pub(crate) const MESSAGE_BACKLOG: usize = 100;
+
 /// A frame the connection's writer should send.
 #[derive(Debug)]
 pub(crate) enum Outbound {
@@ -47,6 +52,8 @@ pub(crate) struct Connection {
     open: AtomicBool,
     last_active_ms: AtomicU64,
     tx: mpsc::UnboundedSender<Outbound>,
+    /// Messages being handled (see [`MESSAGE_BACKLOG`]).
+    handling: AtomicUsize,
     /// Weight of the frames queued and not yet sent.
     queued: AtomicUsize,
     close: Mutex<Option<oneshot::Sender<(u16, String)>>>,
@@ -87,6 +94,18 @@ impl Connection {
         self.tx.send(message).is_ok()
     }
 
+    /// A place for one more message in the backlog, given back when dropped; `None` when the
+    /// backlog is full.
+    pub(crate) fn handle_message(self: &Arc<Self>) -> Option<Handling> {
+        let taken = self
+            .handling
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MESSAGE_BACKLOG).then_some(n + 1)
+            })
+            .is_ok();
+        taken.then(|| Handling(self.clone()))
+    }
+
     /// The writer took a frame of this weight off the queue.
     pub(crate) fn dequeued(&self, weight: usize) {
         self.queued.fetch_sub(weight, Ordering::Relaxed);
@@ -100,6 +119,21 @@ impl Connection {
         }
         let sender = self.close.lock().expect("not poisoned").take();
         sender.is_some_and(|sender| sender.send((code, reason.to_owned())).is_ok())
+    }
+}
+
+/// A message's place in its connection's backlog.
+pub(crate) struct Handling(Arc<Connection>);
+
+impl Handling {
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.0
+    }
+}
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        self.0.handling.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -118,6 +152,7 @@ impl Registry {
             info,
             open: AtomicBool::new(false),
             tx,
+            handling: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
             close: Mutex::new(Some(close_tx)),
         });

@@ -120,13 +120,23 @@ impl Pool {
         self.idle.lock().expect("not poisoned").clear();
     }
 
-    /// Invokes the function with an event; returns the response payload.
-    pub(crate) async fn invoke(&self, event: Bytes) -> Result<Bytes, Failure> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Failure::Spawn("the gateway is shutting down".into()))?;
+    /// Invokes the function with an event; returns the response payload. An invocation still
+    /// waiting for a free instance at `start_by` (the caller's integration timeout) is dropped,
+    /// never run after its caller stopped waiting.
+    pub(crate) async fn invoke(
+        &self,
+        event: Bytes,
+        start_by: tokio::time::Instant,
+    ) -> Result<Bytes, Failure> {
+        let permit = tokio::time::timeout_at(start_by, self.permits.acquire()).await;
+        let Ok(permit) = permit else {
+            log!(
+                self.spec.label(),
+                "an invocation waited for a free instance past its integration timeout: dropped, not run"
+            );
+            return Err(Failure::IntegrationTimeout(Duration::ZERO));
+        };
+        let _permit = permit.map_err(|_| Failure::Spawn("the gateway is shutting down".into()))?;
         let warm = loop {
             let candidate = self.idle.lock().expect("not poisoned").pop();
             match candidate {

@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 use crate::access;
-use crate::connections::{Connection, Outbound, Receivers};
+use crate::connections::{Connection, MESSAGE_BACKLOG, Outbound, Receivers};
 use crate::events::{self, ConnectionInfo};
 use crate::http::text;
 use crate::ids;
@@ -312,10 +312,19 @@ async fn run(shared: Arc<Shared>, connection: Arc<Connection>, ws: Socket, recei
                 None => break (1006, "Connection was closed abnormally".into(), None),
                 Some(Ok(Message::Text(body))) => {
                     connection.touch();
+                    let Some(handling) = connection.handle_message() else {
+                        log!(
+                            "message",
+                            "{id} {} bytes throttled: {MESSAGE_BACKLOG} messages of this connection are being handled",
+                            body.len()
+                        );
+                        let error = gateway_error("Too Many Requests", &id, &ids::aws_id());
+                        connection.send(Outbound::Text(error));
+                        continue;
+                    };
                     let shared = shared.clone();
-                    let connection = connection.clone();
                     shared.tasks.clone().spawn_cancellable(async move {
-                        on_message(&shared, &connection, body.as_str()).await;
+                        on_message(&shared, handling.connection(), body.as_str()).await;
                     });
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -572,7 +581,8 @@ async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
 }
 
 /// Invokes a function, waiting at most `timeout` (a route's integration timeout, an
-/// authorizer's); like on AWS, the function runs on when API Gateway stops waiting. Shutdown
+/// authorizer's); like on AWS, a function that started runs on when API Gateway stops waiting,
+/// and one still waiting for a free instance then is dropped. Shutdown
 /// cancels invocations, except those that `finish_on_shutdown` (`$disconnect`'s), which
 /// shutdown waits for.
 pub(crate) async fn invoke(
@@ -584,8 +594,9 @@ pub(crate) async fn invoke(
 ) -> Result<Bytes, Failure> {
     let pool = pool.clone();
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let start_by = tokio::time::Instant::now() + timeout;
     let task = async move {
-        let _ = tx.send(pool.invoke(Bytes::from(event.to_string())).await);
+        let _ = tx.send(pool.invoke(Bytes::from(event.to_string()), start_by).await);
     };
     if finish_on_shutdown {
         shared.tasks.spawn(task);

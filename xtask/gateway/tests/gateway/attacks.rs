@@ -693,3 +693,93 @@ async fn replies_over_lambdas_and_api_gateways_limits_are_errors() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_invocation_past_its_integration_timeout_is_dropped_not_run_later() {
+    bounded(async {
+        let asm = Assembly::new("attack-late")
+            .function("Main", 5)
+            .route("$default", "Main", true)
+            .route("echo", "Main", true)
+            .route("oneway", "Main", false)
+            .integration_timeout_ms(300)
+            .write();
+        let gw = gateway::start(gateway::DevOptions {
+            max_concurrency: 1,
+            ..asm.options()
+        })
+        .await
+        .unwrap();
+        let mut client = connect(&gw.url()).await;
+        connection_id(&mut client).await;
+        // The one instance is busy for 1.5 s; the post waits for it past its 300 ms.
+        send(
+            &mut client,
+            serde_json::json!({"action": "echo", "do": "sleep", "ms": 1500}).to_string(),
+        )
+        .await;
+        send(
+            &mut client,
+            serde_json::json!({"action": "oneway", "do": "post", "text": "late"}).to_string(),
+        )
+        .await;
+        let first = next_json(&mut client).await;
+        assert_eq!(first["message"], "Internal server error", "{first}");
+        let second = next_json(&mut client).await;
+        assert_eq!(second["requestContext"]["routeKey"], "echo", "{second}");
+        // Had the post run once the instance was free, its frame would come now.
+        let late = tokio::time::timeout(Duration::from_millis(1500), next_text(&mut client)).await;
+        assert!(late.is_err(), "a dropped invocation ran: {late:?}");
+        gw.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_flood_of_messages_is_throttled_beyond_the_connections_backlog() {
+    bounded(async {
+        let asm = Assembly::new("attack-flood")
+            .function("Main", 5)
+            .route("$default", "Main", true)
+            .route("oneway", "Main", false)
+            .integration_timeout_ms(1000)
+            .write();
+        let gw = gateway::start(gateway::DevOptions {
+            max_concurrency: 1,
+            ..asm.options()
+        })
+        .await
+        .unwrap();
+        let mut client = connect(&gw.url()).await;
+        // One runs, 99 wait for the one instance, 50 are beyond the backlog of 100.
+        let message =
+            serde_json::json!({"action": "oneway", "do": "sleep", "ms": 2000}).to_string();
+        for _ in 0..150 {
+            send(&mut client, message.clone()).await;
+        }
+        let mut answers = std::collections::BTreeMap::<String, usize>::new();
+        for _ in 0..150 {
+            let answer = next_json(&mut client).await;
+            *answers
+                .entry(answer["message"].as_str().unwrap_or_default().to_owned())
+                .or_default() += 1;
+        }
+        assert_eq!(answers.get("Too Many Requests"), Some(&50), "{answers:?}");
+        // The backlog's 100 each failed on their integration timeout.
+        assert_eq!(
+            answers.get("Internal server error"),
+            Some(&100),
+            "{answers:?}"
+        );
+        // Its places are free again.
+        send(
+            &mut client,
+            serde_json::json!({"action": "echo"}).to_string(),
+        )
+        .await;
+        let event = next_json(&mut client).await;
+        assert_eq!(event["requestContext"]["routeKey"], "$default", "{event}");
+        gw.shutdown().await;
+    })
+    .await;
+}
