@@ -104,7 +104,7 @@ pub enum Error {
         error: io::Error,
     },
 
-    #[error("cannot wait for Ctrl-C")]
+    #[error("cannot wait for Ctrl-C, SIGTERM or SIGHUP")]
     CtrlC(#[source] io::Error),
 
     #[error("cannot reload {assembly}; the previous version keeps serving")]

@@ -412,15 +412,39 @@ pub async fn serve_with(
     exposure: Exposure,
     ready: impl FnOnce(&Gateway),
 ) -> Result<(), Error> {
+    // Listening for the signals before anyone can send one.
+    let stop = stop_requested();
     let gateway = start_with(opts, exposure).await?;
     ready(&gateway);
-    tokio::signal::ctrl_c().await.map_err(Error::CtrlC)?;
+    let signal = stop.await?;
     log!(
         "gateway",
-        "Ctrl-C: closing connections and stopping the functions"
+        "{signal}: closing connections and stopping the functions"
     );
     gateway.shutdown().await;
     Ok(())
+}
+
+/// Waits for Ctrl-C, SIGTERM (`kill`, a supervisor) or SIGHUP (the terminal closed), and says
+/// which came: each stops the gateway the same way, so no function process outlives it.
+/// Handlers are installed at the call, so a signal sent after it is never the default's kill.
+pub fn stop_requested() -> impl Future<Output = Result<&'static str, Error>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listening = (|| {
+        Ok((
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        ))
+    })();
+    async move {
+        let (mut interrupt, mut term, mut hup) = listening.map_err(Error::CtrlC)?;
+        Ok(tokio::select! {
+            _ = interrupt.recv() => "Ctrl-C",
+            _ = term.recv() => "SIGTERM",
+            _ = hup.recv() => "SIGHUP",
+        })
+    }
 }
 
 /// Starts the gateway in this process; it serves until `Gateway::shutdown`.

@@ -783,3 +783,51 @@ async fn a_flood_of_messages_is_throttled_beyond_the_connections_backlog() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sigterm_stops_a_served_gateway_like_ctrl_c_leaving_no_process() {
+    bounded(async {
+        let asm = Assembly::standard("attack-sigterm").write();
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let serving = tokio::spawn(gateway::serve(asm.options(), move |gw| {
+            let _ = addr_tx.send((gw.url(), gw.addr()));
+        }));
+        let (url, addr) = addr_rx.await.expect("the gateway started");
+        let mut client = connect(&url).await;
+        let id = connection_id(&mut client).await;
+        let pid: u32 = pid_of(&mut client).await.parse().unwrap();
+        // One that stopped reading, with frames backed up.
+        let (_stalled, stalled_id) = stalled_client(&asm, addr).await;
+        assert_eq!(push(addr, &stalled_id, STALL).await, STALL);
+
+        let signalled = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        tokio::time::timeout(Duration::from_secs(5), serving)
+            .await
+            .expect("the gateway stops within 5 s of SIGTERM")
+            .unwrap()
+            .expect("serve ends without error");
+        let took = signalled.elapsed();
+        assert_eq!(close_frame(&mut client).await.0, 1001);
+        for id in [id, stalled_id] {
+            let (code, _) = disconnected(&asm, &id, signalled).await;
+            assert_eq!(code, 1001);
+        }
+        assert!(took < Duration::from_secs(3), "stopped after {took:?}");
+        // The function's process is gone (a zombie reaped, not just killed).
+        let process = std::path::PathBuf::from(format!("/proc/{pid}"));
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while process.exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            !process.exists(),
+            "function process {pid} outlived the gateway"
+        );
+    })
+    .await;
+}
