@@ -134,6 +134,8 @@ impl Default for Exposure {
 /// A running gateway.
 pub struct Gateway {
     addr: SocketAddr,
+    /// The address it is bound to (a wildcard bind's `0.0.0.0`, where `addr` is loopback).
+    listen: SocketAddr,
     stage: String,
     shared: Arc<Shared>,
     source: Source,
@@ -339,6 +341,14 @@ impl Gateway {
         if let Some(running) = self.source.services.running() {
             text.push_str(&format!("  local AWS:      {}\n", running.describe()));
         }
+        if self.shared.exposed {
+            let c = &self.shared.credentials;
+            text.push_str(&format!(
+                "  {}\n  @connections callers sign with AWS_ACCESS_KEY_ID={} (the functions do)\n",
+                exposed_warning(self.listen),
+                c.access_key_id
+            ));
+        }
         text.push_str("Ctrl-C stops it.");
         text
     }
@@ -399,6 +409,13 @@ impl Drop for Gateway {
         self.accept.abort();
         self.source.services.stop();
     }
+}
+
+/// What `dev` says, loudly, when it listens beyond this machine's loopback.
+fn exposed_warning(listen: SocketAddr) -> String {
+    format!(
+        "WARNING: listening on {listen}, reachable from other machines: anyone on the network can connect and invoke the functions; @connections needs this run's credentials"
+    )
 }
 
 /// Runs the gateway until Ctrl-C; `ready` runs once it listens.
@@ -484,6 +501,11 @@ pub async fn start_with(opts: DevOptions, exposure: Exposure) -> Result<Gateway,
         .map_err(listen_error)?;
     let addr = listener.local_addr().map_err(listen_error)?;
     let browsers = browsers::Browsers::new(addr.ip(), &exposure.allowed_origins);
+    let listen = addr;
+    let exposed = !addr.ip().is_loopback();
+    if exposed {
+        log!("gateway", "{}", exposed_warning(listen));
+    }
     // The address clients and functions reach: a wildcard bind is reached through loopback.
     let addr = if addr.ip().is_unspecified() {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
@@ -506,12 +528,14 @@ pub async fn start_with(opts: DevOptions, exposure: Exposure) -> Result<Gateway,
         max_duration: opts.max_duration,
         addr,
         browsers,
+        exposed,
         slots: Arc::new(server::Slots::new(exposure.max_connections)),
         credentials: source.credentials.clone(),
     });
     let accept = tokio::spawn(server::accept(listener, shared.clone()));
     Ok(Gateway {
         addr,
+        listen,
         stage,
         shared,
         source,

@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     /// a client sent.
     pub(crate) addr: SocketAddr,
     pub(crate) browsers: Browsers,
+    /// Listening beyond loopback: the management API then needs the run's credentials.
+    pub(crate) exposed: bool,
     pub(crate) slots: Arc<Slots>,
     /// The run's AWS credentials: the functions', and what IAM-authorized clients sign with.
     pub(crate) credentials: Credentials,
