@@ -41,6 +41,7 @@ mod services;
 mod state;
 mod tasks;
 mod template;
+mod throttle;
 mod unpack;
 mod websocket;
 
@@ -120,6 +121,10 @@ pub struct Exposure {
     pub allowed_origins: Vec<String>,
     /// Open TCP connections (WebSockets and HTTP) at most; one more is answered 503.
     pub max_connections: usize,
+    /// Enforce the stage's `ThrottlingBurstLimit` and `ThrottlingRateLimit` as API Gateway
+    /// does (a `$connect` or message over them gets 429 "Too Many Requests"). Off by default:
+    /// load tests and benchmarks run far above a stage's deployed limits.
+    pub stage_throttling: bool,
 }
 
 impl Default for Exposure {
@@ -127,6 +132,7 @@ impl Default for Exposure {
         Exposure {
             allowed_origins: Vec::new(),
             max_connections: 4096,
+            stage_throttling: false,
         }
     }
 }
@@ -521,7 +527,7 @@ pub async fn start_with(opts: DevOptions, exposure: Exposure) -> Result<Gateway,
     let (stop, stop_rx) = watch::channel(false);
     let stage = model.stage.clone();
     let shared = Arc::new(Shared {
-        deployment: RwLock::new(Arc::new(Deployment { model, pools })),
+        deployment: RwLock::new(Arc::new(Deployment::new(model, pools))),
         registry: Registry::default(),
         tasks: Tasks::new(stop_rx),
         idle_timeout: opts.idle_timeout,
@@ -529,6 +535,7 @@ pub async fn start_with(opts: DevOptions, exposure: Exposure) -> Result<Gateway,
         addr,
         browsers,
         exposed,
+        stage_throttling: exposure.stage_throttling,
         slots: Arc::new(server::Slots::new(exposure.max_connections)),
         credentials: source.credentials.clone(),
     });

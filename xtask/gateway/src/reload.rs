@@ -248,7 +248,7 @@ fn swap_inner(source: &Source, shared: &Shared) -> Result<ReloadReport, Error> {
         selection_changed: model.route_selection != current.model.route_selection,
     };
 
-    *shared.deployment.write().expect("not poisoned") = Arc::new(Deployment { model, pools });
+    *shared.deployment.write().expect("not poisoned") = Arc::new(Deployment::new(model, pools));
     for pool in replaced {
         pool.retire();
     }

@@ -13,6 +13,7 @@ use crate::pool::Pool;
 use crate::server::Slots;
 use crate::tasks::Tasks;
 use crate::template::ApiModel;
+use crate::throttle::Bucket;
 
 /// API Gateway's limits, fixed by AWS.
 pub(crate) const FRAME_LIMIT: usize = 32 * 1024;
@@ -32,6 +33,8 @@ pub(crate) struct Shared {
     pub(crate) browsers: Browsers,
     /// Listening beyond loopback: the management API then needs the run's credentials.
     pub(crate) exposed: bool,
+    /// Whether the stage's throttling applies (`Exposure::stage_throttling`).
+    pub(crate) stage_throttling: bool,
     pub(crate) slots: Arc<Slots>,
     /// The run's AWS credentials: the functions', and what IAM-authorized clients sign with.
     pub(crate) credentials: Credentials,
@@ -49,4 +52,22 @@ pub(crate) struct Deployment {
     pub(crate) model: ApiModel,
     /// By function logical ID.
     pub(crate) pools: BTreeMap<String, Arc<Pool>>,
+    /// The stage's throttling, if it sets any (full again after a reload).
+    throttle: Option<Bucket>,
+}
+
+impl Deployment {
+    pub(crate) fn new(model: ApiModel, pools: BTreeMap<String, Arc<Pool>>) -> Deployment {
+        let throttle = model.throttling.map(Bucket::new);
+        Deployment {
+            model,
+            pools,
+            throttle,
+        }
+    }
+
+    /// Takes a token from the stage's throttle; false when the request is throttled.
+    pub(crate) fn admit(&self) -> bool {
+        self.throttle.as_ref().is_none_or(Bucket::take)
+    }
 }

@@ -16,6 +16,7 @@ use crate::error::{Error, Unsupported};
 use crate::intrinsics::{self, Context};
 use crate::selection::Selection;
 use crate::services::{self, Available, Services};
+use crate::throttle;
 
 /// Refuses the template: `unsupported!("{id}: ...")` returns the error.
 macro_rules! unsupported {
@@ -53,6 +54,8 @@ pub(crate) struct ApiModel {
     /// The API's authorizers, by logical ID.
     pub(crate) authorizers: BTreeMap<String, AuthorizerSpec>,
     pub(crate) api_keys: ApiKeys,
+    /// The stage's throttling, if it sets any.
+    pub(crate) throttling: Option<throttle::Limits>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,6 +295,11 @@ impl ApiModel {
                 stage_variables.insert(name.clone(), value);
             }
         }
+        let throttling = match resources.get(&stage_logical).map(properties) {
+            Some(stage) => throttle::Limits::read(stage)
+                .map_err(|e| Unsupported(format!("{stage_logical}: {e}")))?,
+            None => None,
+        };
         let mut authorizers = BTreeMap::new();
         for (id, r) in of_type(AUTHORIZER_TYPE) {
             authorizers.insert(id.to_owned(), AuthorizerSpec::read(id, r, &functions)?);
@@ -404,6 +412,7 @@ impl ApiModel {
             functions,
             authorizers,
             api_keys,
+            throttling,
         })
     }
 }

@@ -49,6 +49,16 @@ pub(crate) async fn upgrade(
     if !(path.is_empty() || path.strip_prefix('/') == Some(stage.as_str())) {
         return text(StatusCode::FORBIDDEN, r#"{"message":"Forbidden"}"#);
     }
+    if shared.stage_throttling && !deployment.admit() {
+        log!(
+            "connect",
+            "a handshake from {peer} throttled: over the stage's ThrottlingRateLimit/BurstLimit"
+        );
+        return text(
+            StatusCode::TOO_MANY_REQUESTS,
+            r#"{"message":"Too Many Requests"}"#,
+        );
+    }
     let headers = req.headers();
     let Some(key) = headers
         .get("sec-websocket-key")
@@ -507,6 +517,19 @@ async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
     let id = &connection.info.connection_id;
     let request_id = ids::aws_id();
     let deployment = shared.deployment();
+    if shared.stage_throttling && !deployment.admit() {
+        log!(
+            "message",
+            "{id} {} bytes throttled: over the stage's ThrottlingRateLimit/BurstLimit",
+            body.len()
+        );
+        connection.send(Outbound::Text(gateway_error(
+            "Too Many Requests",
+            id,
+            &request_id,
+        )));
+        return;
+    }
     let model = &deployment.model;
     let selected = model.route_selection.route_key(body);
     // `$connect` and `$disconnect` are never selected by a message.

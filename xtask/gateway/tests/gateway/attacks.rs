@@ -831,3 +831,61 @@ async fn sigterm_stops_a_served_gateway_like_ctrl_c_leaving_no_process() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_stages_throttling_is_enforced_with_api_gateways_429() {
+    bounded(async {
+        let asm = Assembly::standard("attack-throttle")
+            .resource(
+                "Stage",
+                serde_json::json!({"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
+                    "ApiId": {"Ref": "Api"}, "StageName": "test", "AutoDeploy": true,
+                    "DefaultRouteSettings": {"ThrottlingBurstLimit": 5, "ThrottlingRateLimit": 1}}}),
+            )
+            .write();
+        let gw = gateway::start_with(
+            asm.options(),
+            Exposure {
+                stage_throttling: true,
+                ..Exposure::default()
+            },
+        )
+        .await
+        .unwrap();
+        // The handshake takes one of the 5.
+        let mut client = connect(&gw.url()).await;
+        let echo_message = serde_json::json!({"action": "echo"}).to_string();
+        for _ in 0..10 {
+            send(&mut client, echo_message.clone()).await;
+        }
+        let mut throttled = 0;
+        for _ in 0..10 {
+            let answer = next_json(&mut client).await;
+            if answer["message"] == "Too Many Requests" {
+                throttled += 1;
+            } else {
+                assert_eq!(answer["requestContext"]["routeKey"], "echo", "{answer}");
+            }
+        }
+        // 4 left of the burst (a fifth if a second passed), refilled at 1 a second.
+        assert!((5..=6).contains(&throttled), "{throttled} of 10 throttled");
+        assert_eq!(handshake(&gw.url(), &[]).await.err(), Some(429));
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let answer = echo(&mut client, serde_json::json!({"action": "echo"})).await;
+        assert_eq!(answer["requestContext"]["routeKey"], "echo", "{answer}");
+        gw.shutdown().await;
+
+        // Off unless asked for.
+        let gw = asm.start().await;
+        let mut client = connect(&gw.url()).await;
+        for _ in 0..20 {
+            send(&mut client, echo_message.clone()).await;
+        }
+        for _ in 0..20 {
+            let answer = next_json(&mut client).await;
+            assert_eq!(answer["requestContext"]["routeKey"], "echo", "{answer}");
+        }
+        gw.shutdown().await;
+    })
+    .await;
+}
