@@ -302,14 +302,21 @@ impl Pool {
         let (kill_tx, kill_rx) = oneshot::channel::<()>();
         let (exit_tx, exit_rx) = watch::channel(None);
         let init_error = api.init_error.clone();
+        // Its own process group (`process_group(0)`): the group's id is its pid.
+        let group = child
+            .id()
+            .and_then(|pid| rustix::process::Pid::from_raw(pid as i32));
         tokio::spawn(async move {
             let status = tokio::select! {
                 status = child.wait() => status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
                 _ = kill_rx => {
+                    kill_group(group);
                     let _ = child.kill().await;
                     "killed".to_owned()
                 }
             };
+            // What it forked dies with it (a crashed process's children too).
+            kill_group(group);
             let init = init_error.lock().expect("not poisoned").take();
             let status = match init {
                 Some(init) => format!("{status} after an init error: {init}"),
@@ -336,6 +343,13 @@ impl Pool {
             exited: exit_rx,
             _kill: kill_tx,
         })
+    }
+}
+
+/// Kills a function's process group; an empty group is no error worth a line.
+fn kill_group(group: Option<rustix::process::Pid>) {
+    if let Some(group) = group {
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
     }
 }
 

@@ -108,6 +108,11 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
                     }
                     Ok(json!({"statusCode": 200, "body": std::process::id().to_string()}))
                 }
+                // A grandchild of the gateway that would outlive it: its pid.
+                "fork" => {
+                    let child = std::process::Command::new("sleep").arg("60").spawn()?;
+                    Ok(json!({"statusCode": 200, "body": child.id().to_string()}))
+                }
                 // A reply body of `bytes` bytes.
                 "big" => {
                     Ok(json!({"statusCode": 200, "body": "b".repeat(number("bytes") as usize)}))

@@ -889,3 +889,45 @@ async fn the_stages_throttling_is_enforced_with_api_gateways_429() {
     })
     .await;
 }
+
+/// Whether a process is gone: no /proc entry, or only a zombie waiting for its reaper.
+fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // `pid (comm) state ...`: the state follows the last `)`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+#[tokio::test]
+async fn what_a_function_forked_dies_with_the_gateway() {
+    bounded(async {
+        let asm = Assembly::standard("attack-fork").write();
+        let gw = asm.start().await;
+        let mut client = connect(&gw.url()).await;
+        send(
+            &mut client,
+            serde_json::json!({"action": "echo", "do": "fork"}).to_string(),
+        )
+        .await;
+        let grandchild: u32 = next_text(&mut client).await.parse().unwrap();
+        let function: u32 = pid_of(&mut client).await.parse().unwrap();
+        assert!(!process_gone(grandchild));
+        gw.shutdown().await;
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !(process_gone(grandchild) && process_gone(function)) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            process_gone(function),
+            "function process {function} outlived the gateway"
+        );
+        assert!(
+            process_gone(grandchild),
+            "its child {grandchild} outlived the gateway"
+        );
+    })
+    .await;
+}
