@@ -33,6 +33,11 @@ pub(crate) enum Failure {
     Function(String),
     Crashed(String),
     Timeout(Duration),
+    /// The process did not ask the Runtime API for the invocation within Lambda's init limit
+    /// (a cold start), or since its last answer.
+    InitTimeout {
+        cold: bool,
+    },
     /// API Gateway stopped waiting (the integration timeout); the function runs on.
     IntegrationTimeout(Duration),
     Spawn(String),
@@ -44,6 +49,16 @@ impl std::fmt::Display for Failure {
             Failure::Function(body) => write!(f, "function error {body}"),
             Failure::Crashed(status) => write!(f, "process exited: {status}"),
             Failure::Timeout(limit) => write!(f, "timed out after {} s", limit.as_secs_f32()),
+            Failure::InitTimeout { cold: true } => write!(
+                f,
+                "init timed out: the process did not ask the Runtime API for an invocation (GET …/invocation/next) within Lambda's {} s init limit; does its main call lambda_runtime::run?",
+                INIT_TIMEOUT.as_secs()
+            ),
+            Failure::InitTimeout { cold: false } => write!(
+                f,
+                "the process did not ask the Runtime API for its next invocation within {} s of its last answer",
+                INIT_TIMEOUT.as_secs()
+            ),
             Failure::IntegrationTimeout(limit) => write!(
                 f,
                 "integration timed out after {} s (the function runs on)",
@@ -219,11 +234,7 @@ impl Pool {
             }
             failure = exited() => return Err(failure),
             () = tokio::time::sleep(INIT_TIMEOUT) => {
-                let what = if cold { "initialise" } else { "ask for the next invocation" };
-                return Err(Failure::Crashed(format!(
-                    "did not {what} within {} s",
-                    INIT_TIMEOUT.as_secs()
-                )));
+                return Err(Failure::InitTimeout { cold });
             }
         }
         tokio::select! {

@@ -22,6 +22,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // A function that never asks for an invocation (its init hangs).
+    if std::env::var_os("TESTFN_HANG_AT_INIT").is_some() {
+        std::future::pending::<()>().await;
+    }
     lambda_runtime::run(service_fn(handle)).await
 }
 

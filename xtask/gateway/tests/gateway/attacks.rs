@@ -931,3 +931,28 @@ async fn what_a_function_forked_dies_with_the_gateway() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_function_that_never_asks_for_an_invocation_is_an_init_timeout() {
+    bounded(async {
+        let asm = Assembly::new("attack-init-hang")
+            .function("Main", 3)
+            .route("$default", "Main", true)
+            .env("Main", "TESTFN_HANG_AT_INIT", serde_json::json!("1"))
+            .write();
+        let gw = asm.start().await;
+        let mut client = connect(&gw.url()).await;
+        let started = Instant::now();
+        send(&mut client, serde_json::json!({"action": "x"}).to_string()).await;
+        let answer = next_json(&mut client).await;
+        let took = started.elapsed();
+        assert_eq!(answer["message"], "Internal server error", "{answer}");
+        // Lambda's 10 s init limit, not the function's 3 s Timeout nor the route's 29 s.
+        assert!(
+            took >= Duration::from_millis(9500) && took < Duration::from_secs(14),
+            "answered after {took:?}"
+        );
+        gw.shutdown().await;
+    })
+    .await;
+}
