@@ -536,7 +536,9 @@ pub async fn start_with(opts: DevOptions, exposure: Exposure) -> Result<Gateway,
         browsers,
         exposed,
         stage_throttling: exposure.stage_throttling,
-        slots: Arc::new(server::Slots::new(exposure.max_connections)),
+        slots: Arc::new(server::Slots::new(server::connection_cap(
+            exposure.max_connections,
+        ))),
         credentials: source.credentials.clone(),
     });
     let accept = tokio::spawn(server::accept(listener, shared.clone()));

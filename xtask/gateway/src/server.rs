@@ -28,6 +28,49 @@ pub(crate) const HEADER_LIMIT: usize = 10 * 1024;
 /// A WebSocket URL at most (API Gateway's WebSocket quota): 414.
 pub(crate) const URL_LIMIT: usize = 4096;
 
+/// File descriptors kept for what is not a client connection: function processes' pipes and
+/// Runtime APIs, the moto server, the assembly's files.
+const FD_RESERVE: u64 = 256;
+
+/// The connection cap that this process's open-file limit allows: the soft limit is raised
+/// toward the hard one first (a server's usual start), and the cap stays below it, so a flood
+/// is refused with a 503 instead of failing `accept` for everyone.
+pub(crate) fn connection_cap(wanted: usize) -> usize {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let needed = wanted as u64 + FD_RESERVE;
+    if let Some(current) = limit.current
+        && current < needed
+    {
+        let raised = limit.maximum.map_or(needed, |max| max.min(needed));
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(raised),
+                maximum: limit.maximum,
+            },
+        );
+    }
+    let cap = capped(wanted, getrlimit(Resource::Nofile).current);
+    if cap < wanted {
+        log!(
+            "gateway",
+            "at most {cap} connections at once (not {wanted}): the open-file limit is {} (ulimit -n)",
+            getrlimit(Resource::Nofile).current.unwrap_or_default()
+        );
+    }
+    cap
+}
+
+fn capped(wanted: usize, open_files: Option<u64>) -> usize {
+    match open_files {
+        Some(files) => wanted
+            .min(usize::try_from(files.saturating_sub(FD_RESERVE)).unwrap_or(usize::MAX))
+            .max(1),
+        None => wanted,
+    }
+}
+
 /// Counts the open TCP connections (HTTP ones and WebSockets): a connection holds a [`Slot`].
 pub(crate) struct Slots {
     open: AtomicUsize,
@@ -167,4 +210,17 @@ async fn route(
         StatusCode::UPGRADE_REQUIRED,
         r#"{"message": "This is a WebSocket endpoint: connect with a WebSocket client (ws://), or use /@connections/{id}"}"#,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_stays_below_the_open_file_limit() {
+        assert_eq!(capped(4096, None), 4096);
+        assert_eq!(capped(4096, Some(1 << 20)), 4096);
+        assert_eq!(capped(4096, Some(1024)), 1024 - 256);
+        assert_eq!(capped(4096, Some(100)), 1);
+    }
 }
