@@ -1,4 +1,4 @@
-//! The command-line flags of `deploy`, `diff`, `destroy`, `bootstrap` and `gc`, for `main.rs`
+//! The command-line flags of `deploy`, `diff`, `destroy`, `bootstrap`, `gc` and `logs`, for `main.rs`
 //! to flatten into its subcommands (it adds how to get the assembly: `--stage`, `--assembly`),
 //! turned into the deploy crate's options.
 
@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use clap::Args;
 
-use deploy::{AwsOptions, BootstrapOptions, DeployOptions, DestroyOptions, DiffOptions, GcOptions};
+use deploy::{
+    AwsOptions, BootstrapOptions, DeployOptions, DestroyOptions, DiffOptions, GcOptions,
+    LogsOptions,
+};
 
 /// Where and as whom to call AWS.
 #[derive(Debug, Clone, Args)]
@@ -198,5 +201,32 @@ mod tests {
         let defaults = Cli::parse_from(["deploy"]).deploy.options();
         assert!(!defaults.yes);
         assert_eq!(defaults.timeout, Duration::from_secs(30 * 60));
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Only this function's lines: its logical ID (`EchoFunction`), its name, or the end of
+    /// its name (`echo`).
+    #[arg(long, value_name = "FUNCTION")]
+    pub function: Option<String>,
+    /// Lines from this many minutes ago on.
+    #[arg(long, value_name = "MINUTES", default_value_t = 10)]
+    pub since: u64,
+    /// Keep printing new lines as they come, until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+}
+
+impl LogsArgs {
+    pub fn options(&self) -> LogsOptions {
+        LogsOptions {
+            aws: self.aws.options(),
+            function: self.function.clone(),
+            since: Duration::from_secs(self.since.saturating_mul(60)),
+            follow: self.follow,
+        }
     }
 }

@@ -26,7 +26,7 @@ use clap::{Parser, Subcommand};
 
 use crate::bench::BenchArgs;
 use crate::build::{BuildOptions, BuildProfile};
-use crate::deploy_args::{BootstrapArgs, DeployArgs, DestroyArgs, DiffArgs, GcArgs};
+use crate::deploy_args::{BootstrapArgs, DeployArgs, DestroyArgs, DiffArgs, GcArgs, LogsArgs};
 use crate::dev::DevArgs;
 use crate::synth::{AppStage, AssemblyArgs, Format, SynthOptions};
 use crate::test::TestOptions;
@@ -98,9 +98,17 @@ enum Command {
         #[command(flatten)]
         args: DestroyArgs,
     },
+    /// Print a deployed stage's log lines (every function's and the API's), interleaved by
+    /// time and named by their source; `--follow` keeps printing.
+    Logs {
+        #[command(flatten)]
+        target: AssemblyArgs,
+        #[command(flatten)]
+        args: LogsArgs,
+    },
     /// Create or update the toolkit stack that holds the assets bucket.
     Bootstrap {
-        /// The app and stage whose region to bootstrap when --region and AWS_REGION don't say.
+        /// The app and stage whose region to bootstrap unless --region says.
         #[command(flatten)]
         target: AppStage,
         #[command(flatten)]
@@ -109,7 +117,7 @@ enum Command {
     /// Delete the zips no stack in the region references from the assets bucket (older than
     /// --keep-days).
     Gc {
-        /// The app and stage whose region to clean when --region and AWS_REGION don't say.
+        /// The app and stage whose region to clean unless --region says.
         #[command(flatten)]
         target: AppStage,
         #[command(flatten)]
@@ -194,6 +202,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Destroy { target, args } => {
             deploy::destroy(&target.stack_info()?, &args.options())?;
         }
+        Command::Logs { target, args } => {
+            deploy::logs(
+                &target.stack_info()?,
+                &args.options(),
+                &mut std::io::stdout().lock(),
+            )?;
+        }
         Command::Bootstrap { target, args } => {
             let region = stage_region(&target)?;
             let bucket = deploy::bootstrap(&region, &args.options())?;
@@ -217,4 +232,40 @@ fn run(cli: Cli) -> Result<()> {
 fn stage_region(target: &AppStage) -> Result<String> {
     let app = synth::load_app(&target.app)?;
     Ok(synth::load_stage(app, &target.stage)?.region().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn logs_takes_the_stage_a_function_and_a_window() {
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "logs",
+            "--app",
+            "chat",
+            "--function",
+            "chat-send",
+            "--since",
+            "30",
+            "-f",
+        ])
+        .unwrap();
+        let Command::Logs { target, args } = cli.command else {
+            panic!("not logs");
+        };
+        assert_eq!(target.target.app, "chat");
+        let options = args.options();
+        assert_eq!(options.function.as_deref(), Some("chat-send"));
+        assert_eq!(options.since, std::time::Duration::from_secs(30 * 60));
+        assert!(options.follow);
+    }
 }
