@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -26,6 +26,10 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// log is read by a person, and a line never holds more memory than this.
 const LINE_LIMIT: usize = 16 * 1024;
 
+/// Invocations that may wait for a free instance, per instance the function may have: more
+/// are throttled at once, so a flood holds no unbounded backlog of events.
+const WAITING_PER_INSTANCE: usize = 100;
+
 /// Why an invocation produced no response: API Gateway answers all of these with
 /// "Internal server error".
 #[derive(Debug)]
@@ -41,6 +45,8 @@ pub(crate) enum Failure {
     /// API Gateway stopped waiting (the integration timeout); the function runs on.
     IntegrationTimeout(Duration),
     Spawn(String),
+    /// Too many invocations wait for a free instance already (see [`WAITING_PER_INSTANCE`]).
+    Throttled(usize),
 }
 
 impl std::fmt::Display for Failure {
@@ -65,6 +71,10 @@ impl std::fmt::Display for Failure {
                 limit.as_secs_f32()
             ),
             Failure::Spawn(why) => write!(f, "cannot start the function: {why}"),
+            Failure::Throttled(waiting) => write!(
+                f,
+                "throttled: {waiting} invocations already wait for a free instance (Lambda's TooManyRequestsException)"
+            ),
         }
     }
 }
@@ -75,6 +85,9 @@ pub(crate) struct Pool {
     environment: BTreeMap<String, String>,
     idle: Mutex<Vec<Instance>>,
     permits: Semaphore,
+    /// Invocations waiting for a permit, at most `max_waiting`.
+    waiting: AtomicUsize,
+    max_waiting: usize,
     next_instance: AtomicU64,
     /// Replaced by a reload: processes stop once their invocation ends. Read and written with
     /// `idle` locked, so no process goes back to an idle list that was already emptied.
@@ -110,6 +123,8 @@ impl Pool {
             environment,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(max_concurrency.max(1)),
+            waiting: AtomicUsize::new(0),
+            max_waiting: max_concurrency.max(1) * WAITING_PER_INSTANCE,
             next_instance: AtomicU64::new(1),
             retired: AtomicBool::new(false),
         }
@@ -143,15 +158,32 @@ impl Pool {
         event: Bytes,
         start_by: tokio::time::Instant,
     ) -> Result<Bytes, Failure> {
-        let permit = tokio::time::timeout_at(start_by, self.permits.acquire()).await;
-        let Ok(permit) = permit else {
-            log!(
-                self.spec.label(),
-                "an invocation waited for a free instance past its integration timeout: dropped, not run"
-            );
-            return Err(Failure::IntegrationTimeout(Duration::ZERO));
+        let shutting_down = || Failure::Spawn("the gateway is shutting down".into());
+        let _permit = match self.permits.try_acquire() {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(shutting_down()),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                let waiting = self.waiting.fetch_add(1, Ordering::AcqRel);
+                let _waiting = Waiting(&self.waiting);
+                if waiting >= self.max_waiting {
+                    log!(
+                        self.spec.label(),
+                        "an invocation throttled: {waiting} already wait for a free instance"
+                    );
+                    return Err(Failure::Throttled(waiting));
+                }
+                match tokio::time::timeout_at(start_by, self.permits.acquire()).await {
+                    Ok(permit) => permit.map_err(|_| shutting_down())?,
+                    Err(_) => {
+                        log!(
+                            self.spec.label(),
+                            "an invocation waited for a free instance past its integration timeout: dropped, not run"
+                        );
+                        return Err(Failure::IntegrationTimeout(Duration::ZERO));
+                    }
+                }
+            }
         };
-        let _permit = permit.map_err(|_| Failure::Spawn("the gateway is shutting down".into()))?;
         let warm = loop {
             let candidate = self.idle.lock().expect("not poisoned").pop();
             match candidate {
@@ -354,6 +386,15 @@ impl Pool {
             exited: exit_rx,
             _kill: kill_tx,
         })
+    }
+}
+
+/// One invocation counted in [`Pool::waiting`] while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -956,3 +956,52 @@ async fn a_function_that_never_asks_for_an_invocation_is_an_init_timeout() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_function_throttles_invocations_beyond_its_backlog() {
+    bounded(async {
+        let asm = Assembly::new("attack-function-backlog")
+            .function("Main", 6)
+            .route("$default", "Main", true)
+            .route("oneway", "Main", false)
+            .integration_timeout_ms(3000)
+            .write();
+        let gw = gateway::start(gateway::DevOptions {
+            max_concurrency: 1,
+            ..asm.options()
+        })
+        .await
+        .unwrap();
+        // Three connections within their own backlogs (60 each): one instance runs, 100 wait
+        // for it, the other 79 are throttled at once.
+        let message =
+            serde_json::json!({"action": "oneway", "do": "sleep", "ms": 4000}).to_string();
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            clients.push(connect(&gw.url()).await);
+        }
+        let started = Instant::now();
+        for client in &mut clients {
+            for _ in 0..60 {
+                send(client, message.clone()).await;
+            }
+        }
+        // Before the integration timeout, only throttled ones have their answer.
+        let mut early = 0;
+        for client in &mut clients {
+            while let Ok(answer) =
+                tokio::time::timeout(Duration::from_millis(300), next_json(client)).await
+            {
+                assert_eq!(answer["message"], "Internal server error", "{answer}");
+                early += 1;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "too slow to tell"
+        );
+        assert_eq!(early, 79);
+        gw.shutdown().await;
+    })
+    .await;
+}
