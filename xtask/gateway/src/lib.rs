@@ -15,6 +15,11 @@
 //!   secrets are created in a moto server the gateway runs on 127.0.0.1
 //!   ([`DevOptions::local_services`], [`Gateway::local_services`]); any other resource type a
 //!   function would need is refused at start, naming it.
+//! - What it lets in ([`Exposure`], [`start_with`], [`serve_with`]): by default only loopback
+//!   pages and clients without an `Origin`, a `Host` naming this gateway, handshakes whose
+//!   headers arrive within seconds and fit 10 KB, a bounded number of connections; the stage's
+//!   throttling when asked for. Beyond loopback, `@connections` needs the run's credentials.
+//! - [`stop_requested`]: Ctrl-C, SIGTERM or SIGHUP, each of which stops [`serve`].
 //! - [`log`]: the gateway's lines on stderr; whoever prints beside it writes through it.
 //! - [`runtime`]: the Lambda Runtime API host, usable on its own (the functions' binary tests).
 
