@@ -296,10 +296,7 @@ impl App {
         // account-wide: the toolkit stack holds it (`cargo xtask bootstrap`), and deploy checks
         // the account has a working one before deploying a stage that logs.
 
-        let log_level = match config.logs.level {
-            ConfigLoggingLevel::Info => "info",
-            _ => "warn",
-        };
+        let log_level = config.functions.log_level.directive();
         let actions =
             serde_json::to_string(&self.actions()).map_err(|source| SynthError::Serialize {
                 path: root.child(self.api.id).to_string(),

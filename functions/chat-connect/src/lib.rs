@@ -46,13 +46,14 @@ pub async fn handle(
     let connection = Connection::new(connection_id, user, connected_at);
     match connections.put(&connection).await {
         Ok(()) => {
-            tracing::info!(
+            tracing::info!(connection_id, user, request_id, "connected");
+            // Personal data: only when the stage asks for DEBUG (`functions.log_level`).
+            tracing::debug!(
                 connection_id,
-                user,
                 source_ip = info.source_ip.as_deref(),
                 user_agent = event::user_agent(&request),
                 request_id,
-                "connected"
+                "where from"
             );
             response::ok()
         }

@@ -51,6 +51,12 @@ pub struct StageConfig {
 pub struct FunctionsConfig {
     pub memory_mb: MemoryMb,
     pub timeout_seconds: TimeoutSeconds,
+    /// The functions' own log level (`RUST_LOG`), apart from API Gateway's execution logging
+    /// (`logs.level`). `DEBUG` also logs what clients send that may be secret (the values of
+    /// `$connect`'s query parameters, where browsers put tokens), source IPs and user agents.
+    /// Default: `INFO`.
+    #[serde(default = "FunctionLogLevel::info")]
+    pub log_level: FunctionLogLevel,
     /// Reserved concurrency per function; leave out where the account can't reserve any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_concurrency: Option<ReservedConcurrency>,
@@ -126,6 +132,32 @@ pub enum LoggingLevel {
     Off,
     Error,
     Info,
+}
+
+/// A function log level, as `RUST_LOG` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum FunctionLogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl FunctionLogLevel {
+    fn info() -> FunctionLogLevel {
+        FunctionLogLevel::Info
+    }
+
+    /// The `RUST_LOG` value.
+    pub fn directive(self) -> &'static str {
+        match self {
+            FunctionLogLevel::Error => "error",
+            FunctionLogLevel::Warn => "warn",
+            FunctionLogLevel::Info => "info",
+            FunctionLogLevel::Debug => "debug",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

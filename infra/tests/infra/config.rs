@@ -52,6 +52,24 @@ fn assert_parse_error(text: &str, line: usize, needles: &[&str]) {
 fn the_sample_parses() {
     let config = StageConfig::parse(GOOD, Path::new("dev.yaml")).unwrap();
     assert_eq!(config.functions.for_package("echo").memory_mb, 128);
+    assert_eq!(config.functions.log_level.directive(), "info");
+}
+
+#[test]
+fn function_logs_have_their_own_level() {
+    let debug = GOOD.replace(
+        "  timeout_seconds: 10\n",
+        "  timeout_seconds: 10\n  log_level: DEBUG\n",
+    );
+    let config = StageConfig::parse(&debug, Path::new("dev.yaml")).unwrap();
+    assert_eq!(config.functions.log_level.directive(), "debug");
+    // API Gateway's execution logging level is another setting.
+    assert_eq!(config.logs.level, infra::config::LoggingLevel::Info);
+    let loud = GOOD.replace(
+        "  timeout_seconds: 10\n",
+        "  timeout_seconds: 10\n  log_level: TRACE\n",
+    );
+    assert_parse_error(&loud, 8, &["log_level", "DEBUG"]);
 }
 
 #[test]

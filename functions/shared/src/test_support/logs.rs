@@ -3,7 +3,7 @@
 use crate::logging;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use tracing_subscriber::filter::LevelFilter;
+pub use tracing_subscriber::filter::LevelFilter;
 
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -24,9 +24,17 @@ impl Write for Buffer {
 ///
 /// Call it from a `current_thread` tokio test: the subscriber is set for this thread only.
 pub async fn capture<F: Future>(future: F) -> (F::Output, Vec<serde_json::Value>) {
+    capture_at(LevelFilter::INFO, future).await
+}
+
+/// [`capture`] with the functions' log level at `level` (a stage's `log_level`).
+pub async fn capture_at<F: Future>(
+    level: LevelFilter,
+    future: F,
+) -> (F::Output, Vec<serde_json::Value>) {
     let buffer = Buffer::default();
     let writer = buffer.clone();
-    let subscriber = logging::subscriber(LevelFilter::INFO, move || writer.clone());
+    let subscriber = logging::subscriber(level, move || writer.clone());
     let output = {
         let _guard = tracing::subscriber::set_default(subscriber);
         future.await
