@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use assembly::Architecture;
 use clap::Args;
-use gateway::{DevOptions, Gateway};
+use gateway::{DevOptions, Exposure, Gateway};
 
 use crate::build::BuildProfile;
 use crate::synth::{self, AppStage, Format, SynthOptions};
@@ -45,6 +45,18 @@ pub struct DevArgs {
     /// instead of the quick local build: slower to build, for fidelity checks.
     #[arg(long)]
     pub release: bool,
+    /// Let web pages of this origin connect (`https://app.example`, `http://localhost:5173`;
+    /// repeatable; `*` for every page). Loopback pages and clients that send no `Origin`
+    /// (CLIs, SDKs) always may; other pages get 403.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// Open connections (WebSocket and HTTP) at most; one more gets 503.
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Enforce the stage's throttling (burst and rate limits) as API Gateway does: a
+    /// `$connect` or message over it gets 429.
+    #[arg(long)]
+    pub throttle: bool,
 }
 
 pub fn run(args: &DevArgs) -> Result<()> {
@@ -128,16 +140,23 @@ pub fn run(args: &DevArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let exposure = Exposure {
+        allowed_origins: args.allowed_origins.clone(),
+        max_connections: args.max_connections,
+        stage_throttling: args.throttle,
+    };
     if !args.watch {
-        return Ok(runtime.block_on(gateway::serve(opts, ready))?);
+        return Ok(runtime.block_on(gateway::serve_with(opts, exposure, ready))?);
     }
     runtime.block_on(async {
-        let gateway = gateway::start(opts).await?;
+        // Listening for Ctrl-C, SIGTERM and SIGHUP before anything starts.
+        let stop = gateway::stop_requested();
+        let gateway = gateway::start_with(opts, exposure).await?;
         ready(&gateway);
         // The watcher ends only with an error it cannot get past; the gateway stops either way.
         let result = tokio::select! {
             watched = watch::run(&gateway, synth_options) => watched,
-            signal = tokio::signal::ctrl_c() => signal.context("cannot wait for Ctrl-C"),
+            signal = stop => signal.map(|_| ()).context("cannot wait for Ctrl-C"),
         };
         gateway::log::line("gateway", "closing connections and stopping the functions");
         gateway.shutdown().await;
