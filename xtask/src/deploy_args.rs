@@ -169,6 +169,18 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn ages_take_a_unit_or_mean_minutes() {
+        assert_eq!(parse_age("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_age("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_age("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_age("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_age("15"), Ok(Duration::from_secs(900)));
+        for bad in ["", "m", "10x", "-5m", "1.5h"] {
+            assert!(parse_age(bad).is_err(), "{bad}");
+        }
+    }
+
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]
@@ -212,9 +224,9 @@ pub struct LogsArgs {
     /// its name (`echo`).
     #[arg(long, value_name = "FUNCTION")]
     pub function: Option<String>,
-    /// Lines from this many minutes ago on.
-    #[arg(long, value_name = "MINUTES", default_value_t = 10)]
-    pub since: u64,
+    /// Lines from this long ago on: `30s`, `10m`, `2h`, `1d` (a bare number is minutes).
+    #[arg(long, value_name = "AGE", default_value = "10m", value_parser = parse_age)]
+    pub since: Duration,
     /// Keep printing new lines as they come, until Ctrl-C.
     #[arg(long, short = 'f')]
     pub follow: bool,
@@ -225,8 +237,27 @@ impl LogsArgs {
         LogsOptions {
             aws: self.aws.options(),
             function: self.function.clone(),
-            since: Duration::from_secs(self.since.saturating_mul(60)),
+            since: self.since,
             follow: self.follow,
         }
     }
+}
+
+/// `30s`, `10m`, `2h`, `1d`, or a bare number of minutes.
+fn parse_age(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "m"),
+    };
+    let seconds_per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        _ => return Err(format!("`{text}`: say how long ago as 30s, 10m, 2h or 1d")),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}`: say how long ago as 30s, 10m, 2h or 1d"))?;
+    Ok(Duration::from_secs(number.saturating_mul(seconds_per)))
 }
