@@ -25,6 +25,22 @@ struct Measured {
     rss_start: u64,
     cpu: CpuPerEcho,
     idle: Idle,
+    flood: Flood,
+}
+
+/// Frames of the flood, more than a connection may have in hand at once, each of nearly API
+/// Gateway's largest frame (32 KB: a larger one closes the connection with 1009).
+const FLOOD_FRAMES: usize = 300;
+const FLOOD_FRAME_BYTES: usize = 32_000;
+
+/// The server's memory around a flood of [`FLOOD_FRAMES`] frames from one client.
+#[derive(Debug, Clone, Copy)]
+struct Flood {
+    rss_before: u64,
+    /// `VmHWM`: the most resident memory the process ever had.
+    peak: u64,
+    rss_after: u64,
+    answers: usize,
 }
 
 pub fn run(ctx: &mut Ctx) -> Result<Section> {
@@ -133,6 +149,8 @@ fn measure(
     }
     let echoes = (plan.rounds * CLIENTS * plan.per_client) as f64;
     let cpu = Cpu::of(pid).per_echo_since(&cpu_before, echoes, started.elapsed());
+    // Before the idle connections: `VmHWM` is the peak of the whole run so far.
+    let flood = measure_flood(runtime, url, pid)?;
     let idle = measure_idle(runtime, url, pid)?;
     Ok(Measured {
         round_trips: Samples::from_durations(&round_trips).context("no round trips")?,
@@ -140,6 +158,21 @@ fn measure(
         rss_start,
         cpu,
         idle,
+        flood,
+    })
+}
+
+fn measure_flood(runtime: &tokio::runtime::Runtime, url: &str, pid: u32) -> Result<Flood> {
+    let rss_before = proc_status_bytes(pid, "VmRSS")?;
+    eprintln!("[bench] {url}: a flood of {FLOOD_FRAMES} frames of 32 kB");
+    let answers = runtime.block_on(wsload::flood(url, FLOOD_FRAMES, FLOOD_FRAME_BYTES))?;
+    // Let the closing connection's work finish before reading memory.
+    thread::sleep(Duration::from_millis(500));
+    Ok(Flood {
+        rss_before,
+        peak: proc_status_bytes(pid, "VmHWM")?,
+        rss_after: proc_status_bytes(pid, "VmRSS")?,
+        answers,
     })
 }
 
@@ -261,11 +294,15 @@ fn section(
              says where the time goes, and \"CPUs busy\" whether the CPUs were the limit. **Idle connections**: {IDLE} connections \
              opened (50 at a time, each through `$connect`) and held; memory is the server \
              process's `VmRSS` from /proc, the gateway's function processes counted apart. \
+             **Flood**: one client sends {FLOOD_FRAMES} frames of 32 kB (nearly API Gateway's \
+             largest) without waiting \
+             and reads what comes back (echoes, or refusals once its backlog is full) for up \
+             to 60 s; the server's peak resident memory is `VmHWM`, the most it ever had. \
              The xtask binary, and so the gateway and the floor, is {} build in this run \
-             (`cargo xtask` builds the `xtask` profile: opt-level 2, no debug assertions). \
+             (`cargo xtask` builds the `local` profile: opt-level 2, no debug assertions). \
              The gateway runs twice: with the functions as deploys build them (`dev --release`: \
              cargo-lambda, the release profile; the `gateway` figures) and as `dev` runs them by \
-             default (the `local` profile; the `gateway_local` figures).",
+             default (the `local` profile, as xtask; the `gateway_local` figures).",
             ctx.host,
             cpus(),
             wsload::MESSAGE,
@@ -376,6 +413,38 @@ fn section(
     }
     section.tables.push(rtt);
     section.tables.push(rate);
+
+    let mut flood = Table::new(&[
+        &format!("flood: {FLOOD_FRAMES} frames of 32 kB from one client"),
+        "RSS before",
+        "peak RSS (VmHWM)",
+        "RSS after",
+        "answers",
+    ]);
+    for (id, label, m) in [
+        ("gateway", "local gateway, release build", gw),
+        ("gateway_local", "local gateway, local build", local),
+        ("floor", "floor", floor),
+    ] {
+        section.figure(
+            format!("gateway.flood.{id}.peak_rss_bytes"),
+            m.flood.peak as f64,
+            Unit::Bytes,
+        );
+        section.figure(
+            format!("gateway.flood.{id}.answers"),
+            m.flood.answers as f64,
+            Unit::Count,
+        );
+        flood.row(vec![
+            label.to_owned(),
+            Unit::Bytes.show(m.flood.rss_before as f64),
+            Unit::Bytes.show(m.flood.peak as f64),
+            Unit::Bytes.show(m.flood.rss_after as f64),
+            format!("{} of {FLOOD_FRAMES}", m.flood.answers),
+        ]);
+    }
+    section.tables.push(flood);
 
     section.figure("gateway.idle.connections", IDLE as f64, Unit::Count);
     section.figure(

@@ -107,3 +107,41 @@ pub async fn hold(url: &str, n: usize) -> Result<Vec<Ws>> {
     }
     Ok(held)
 }
+
+/// One client sends `frames` echo messages of about `size` bytes each without waiting for
+/// answers, while it reads them (echoes, or the gateway's refusals of a flood) until as many
+/// came or 60 s passed; returns how many answers came.
+pub async fn flood(url: &str, frames: usize, size: usize) -> Result<usize> {
+    let (mut sink, mut stream) = connect(url).await?.split();
+    let message = format!(
+        r#"{{"action":"echo","message":"{}"}}"#,
+        "x".repeat(size.saturating_sub(32))
+    );
+    // Reading at once: a server that echoes blocks on a client that does not read.
+    let reader = tokio::spawn(async move {
+        let mut answers = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while answers < frames {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, stream.next()).await {
+                Ok(Some(Ok(Message::Text(_)))) => answers += 1,
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_)) | None) | Err(_) => break,
+            }
+        }
+        answers
+    });
+    let sending = async {
+        for _ in 0..frames {
+            sink.send(Message::text(message.as_str())).await?;
+        }
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(60), sending)
+        .await
+        .context("the flood was not sent within 60 s")?
+        .context("the flood's send failed")?;
+    let answers = reader.await.context("the flood's reader panicked")?;
+    let _ = sink.close().await;
+    Ok(answers)
+}
