@@ -72,7 +72,10 @@ pub fn synth(opts: &SynthOptions) -> Result<PathBuf> {
     let metadata = workspace::metadata()?;
     let target_dir: PathBuf = metadata.target_directory.clone().into();
     let assets_dir = build::default_out(&target_dir, opts.profile, arch);
-    let manifest = fresh_assets(&metadata, &assets_dir, opts.profile, arch, &app.packages())?;
+    let packages = app.packages();
+    // The app's functions only: its assembly holds what its template runs.
+    let manifest =
+        fresh_assets(&metadata, &assets_dir, opts.profile, arch, &packages)?.only(&packages);
 
     let started = Instant::now();
     let synthesized = app.synth(&config, &manifest)?;

@@ -25,6 +25,29 @@ fn xtask(moto: &Moto, args: &[&str]) -> Output {
     cmd.output().expect("xtask runs")
 }
 
+/// `cargo xtask bootstrap --yes`, then what CloudFormation does on AWS and moto skips: the
+/// toolkit's `AWS::ApiGateway::Account` points the account's logging setting at its role,
+/// which a stage with execution logging needs.
+fn bootstrap_as_on_aws(moto: &Moto) {
+    let boot = xtask(moto, &["bootstrap", "--yes"]);
+    assert!(boot.status.success(), "{}", text(&boot));
+    let roles = moto.resources("wsecho-toolkit", "AWS::IAM::Role");
+    let (_, name) = roles
+        .iter()
+        .find(|(logical, _)| logical == "ApiGatewayCloudWatchRole")
+        .expect("the toolkit's role");
+    let arn = moto.aws(&["iam", "get-role", "--role-name", name])["Role"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    moto.aws(&[
+        "apigateway",
+        "update-account",
+        "--patch-operations",
+        &format!("op=replace,path=/cloudwatchRoleArn,value={arn}"),
+    ]);
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -41,6 +64,7 @@ fn deploy_diff_and_destroy_from_the_command_line() {
     let assembly = write_assembly(dir.path());
     let stack = assembly.stack.stack_name.clone();
     let dir_arg = dir.path().to_str().unwrap();
+    bootstrap_as_on_aws(&moto);
 
     let first = xtask(&moto, &["deploy", "--assembly", dir_arg, "--yes"]);
     assert!(first.status.success(), "{}", text(&first));

@@ -140,6 +140,21 @@ impl AssetManifest {
         text
     }
 
+    /// The manifest of `packages` only (an app's assembly holds its own functions, not every
+    /// function the workspace built).
+    pub fn only(&self, packages: &[&str]) -> AssetManifest {
+        AssetManifest {
+            version: self.version,
+            architecture: self.architecture,
+            functions: self
+                .functions
+                .iter()
+                .filter(|f| packages.contains(&f.package.as_str()))
+                .cloned()
+                .collect(),
+        }
+    }
+
     pub fn function(&self, package: &str) -> Option<&FunctionAsset> {
         self.functions.iter().find(|f| f.package == package)
     }
@@ -179,6 +194,15 @@ mod tests {
         assert_eq!(back, m);
         assert_eq!(back.by_s3_key("ab12.zip").unwrap().package, "echo");
         assert!(back.by_s3_key("ab12").is_none());
+    }
+
+    #[test]
+    fn only_keeps_the_packages_named() {
+        let m = sample();
+        assert_eq!(m.only(&["echo"]), m);
+        let none = m.only(&["chat-send"]);
+        assert!(none.functions.is_empty());
+        assert_eq!(none.architecture, m.architecture);
     }
 
     #[test]

@@ -153,7 +153,10 @@ fn run(args: &Option<Args>) -> Result<Option<PathBuf>, Failure> {
     let run_error = |e: &dyn std::fmt::Display| Failure::Run(e.to_string());
     let app = infra::apps::find(&args.app).map_err(|e| Failure::Usage(e.to_string()))?;
     let config = StageConfig::load(&args.stage_file).map_err(|e| run_error(&e))?;
-    let manifest = AssetManifest::read(&args.assets).map_err(|e| run_error(&e))?;
+    // The app's functions only: its assembly holds what its template runs.
+    let manifest = AssetManifest::read(&args.assets)
+        .map_err(|e| run_error(&e))?
+        .only(&app.packages());
     let synthesized = app.synth(&config, &manifest).map_err(|e| run_error(&e))?;
     for warning in &synthesized.warnings {
         eprintln!("{warning}");
