@@ -14,9 +14,6 @@ use crate::build::BuildProfile;
 use crate::synth::{self, AppStage, Format, SynthOptions};
 use crate::{token, tools, watch, workspace};
 
-/// The resource types the gateway provides with a local moto server.
-const LOCAL_SERVICE_TYPES: [&str; 2] = ["AWS::DynamoDB::Table", "AWS::SecretsManager::Secret"];
-
 #[derive(Debug, Clone, Args)]
 pub struct DevArgs {
     #[command(flatten)]
@@ -171,15 +168,7 @@ fn needs_local_services(assembly: &Path) -> Result<bool> {
         .with_context(|| format!("cannot read {}", path.display()))?;
     let template: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    Ok(template["Resources"]
-        .as_object()
-        .into_iter()
-        .flat_map(|resources| resources.values())
-        .any(|resource| {
-            resource["Type"]
-                .as_str()
-                .is_some_and(|t| LOCAL_SERVICE_TYPES.contains(&t))
-        }))
+    Ok(gateway::needs_local_services(&template))
 }
 
 /// The connect hint with `cargo xtask token` in place of a `token=…` to fill in, when this

@@ -31,21 +31,7 @@ fn xtask(moto: &Moto, args: &[&str]) -> Output {
 fn bootstrap_as_on_aws(moto: &Moto) {
     let boot = xtask(moto, &["bootstrap", "--yes"]);
     assert!(boot.status.success(), "{}", text(&boot));
-    let roles = moto.resources("wsecho-toolkit", "AWS::IAM::Role");
-    let (_, name) = roles
-        .iter()
-        .find(|(logical, _)| logical == "ApiGatewayCloudWatchRole")
-        .expect("the toolkit's role");
-    let arn = moto.aws(&["iam", "get-role", "--role-name", name])["Role"]["Arn"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    moto.aws(&[
-        "apigateway",
-        "update-account",
-        "--patch-operations",
-        &format!("op=replace,path=/cloudwatchRoleArn,value={arn}"),
-    ]);
+    moto.set_account_role(&moto.toolkit_role_arn(deploy::TOOLKIT_STACK));
 }
 
 fn text(out: &Output) -> String {

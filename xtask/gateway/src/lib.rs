@@ -70,6 +70,7 @@ pub use crate::api_keys::ApiKey;
 pub use crate::error::{Error, Unsupported};
 pub use crate::iam::Credentials;
 pub use crate::reload::{ReloadReport, Restarted};
+pub use crate::services::needed as needs_local_services;
 
 /// How long the presigned URL of [`Gateway::connect_hint`] is valid: SigV4's longest, so it
 /// lasts the run.

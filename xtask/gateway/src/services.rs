@@ -125,6 +125,18 @@ pub(crate) struct Provided {
     pub(crate) attributes: BTreeMap<String, String>,
 }
 
+/// Whether the template has resources the gateway provides with moto (tables, secrets), so
+/// that a caller provisions moto only when it is needed.
+pub fn needed(template: &Value) -> bool {
+    template
+        .get("Resources")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|resources| resources.values())
+        .filter_map(|resource| resource.get("Type").and_then(Value::as_str))
+        .any(|ty| ty == TABLE_TYPE || ty == SECRET_TYPE)
+}
+
 /// The template's tables and secrets; refuses a resource type the gateway cannot provide, and
 /// a function environment that refers to a resource without a local value.
 pub(crate) fn declared(template: &Value) -> Result<Vec<Declared>, Unsupported> {

@@ -37,7 +37,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
         &log,
     )?;
     let line = dev.wait_for_line("ws://", Duration::from_secs(1800), &log)?;
-    let url = url_in(&line)?;
+    let url = wsload::url_in(&line)?;
     let token = Cmd::new(&ctx.xtask)
         .args(["token", "--app", "chat", "--user", "bench"])
         .read()
@@ -48,15 +48,6 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
     dev.interrupt(Duration::from_secs(30))?;
     let measured = measured.with_context(|| format!("the chat's log: {}", log.display()))?;
     Ok(section(rounds, &measured))
-}
-
-fn url_in(line: &str) -> Result<String> {
-    let start = line.find("ws://").context("no ws:// URL")?;
-    let url = line[start..]
-        .split(|c: char| c.is_whitespace() || c == '\'' || c == '"' || c == '?')
-        .next()
-        .unwrap_or_default();
-    Ok(url.to_owned())
 }
 
 struct Measured {
@@ -226,19 +217,4 @@ fn section(rounds: usize, measured: &Measured) -> Section {
         measured.clients_cpu_ms
     ));
     section
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_url_is_read_from_the_hint_without_its_query() {
-        let line = "  wscat -c \"ws://127.0.0.1:40123/dev?token=$(cargo xtask token --app chat)\"";
-        assert_eq!(url_in(line).unwrap(), "ws://127.0.0.1:40123/dev");
-        assert_eq!(
-            url_in("  WebSocket:      ws://127.0.0.1:1/dev").unwrap(),
-            "ws://127.0.0.1:1/dev"
-        );
-    }
 }

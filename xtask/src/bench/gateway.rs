@@ -61,7 +61,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
         command.args(["bench", "--floor-server"]);
         let mut server = Guard::spawn("the floor echo server", command, &log)?;
         let line = server.wait_for_line("ws://", Duration::from_secs(30), &log)?;
-        measure(&runtime, &url_in(&line)?, server.pid(), &plan)?
+        measure(&runtime, &wsload::url_in(&line)?, server.pid(), &plan)?
     };
     // The same floor with a 4 KiB read buffer (tungstenite's advice for many connections):
     // how much of the idle memory is that buffer.
@@ -71,7 +71,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
         command.args(["bench", "--floor-server", "--floor-read-buffer", "4096"]);
         let mut server = Guard::spawn("the floor echo server (4 KiB)", command, &log)?;
         let line = server.wait_for_line("ws://", Duration::from_secs(30), &log)?;
-        let url = url_in(&line)?;
+        let url = wsload::url_in(&line)?;
         runtime.block_on(wsload::round_trips(&url, 0, 10))?;
         measure_idle(&runtime, &url, server.pid())?
     };
@@ -105,7 +105,7 @@ fn measure_dev(
     )?;
     // `dev` synthesizes first, which builds the zips if they are stale.
     let line = gateway.wait_for_line("ws://", Duration::from_secs(900), log)?;
-    let measured = measure(runtime, &url_in(&line)?, gateway.pid(), plan);
+    let measured = measure(runtime, &wsload::url_in(&line)?, gateway.pid(), plan);
     gateway.interrupt(Duration::from_secs(30))?;
     measured.with_context(|| format!("the gateway's log: {}", log.display()))
 }
@@ -115,15 +115,6 @@ struct Plan {
     n: usize,
     rounds: usize,
     per_client: usize,
-}
-
-fn url_in(line: &str) -> Result<String> {
-    let start = line.find("ws://").context("no ws:// URL")?;
-    Ok(line[start..]
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_owned())
 }
 
 fn measure(

@@ -145,3 +145,29 @@ pub async fn flood(url: &str, frames: usize, size: usize) -> Result<usize> {
     let _ = sink.close().await;
     Ok(answers)
 }
+
+/// The `ws://` URL in a line the server printed (its banner, a quoted wscat line), without
+/// a query.
+pub fn url_in(line: &str) -> Result<String> {
+    let start = line.find("ws://").context("no ws:// URL")?;
+    let url = line[start..]
+        .split(|c: char| c.is_whitespace() || c == '\'' || c == '"' || c == '?')
+        .next()
+        .unwrap_or_default();
+    Ok(url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_is_read_from_the_hint_without_its_query() {
+        let line = "  wscat -c \"ws://127.0.0.1:40123/dev?token=$(cargo xtask token --app chat)\"";
+        assert_eq!(url_in(line).unwrap(), "ws://127.0.0.1:40123/dev");
+        assert_eq!(
+            url_in("  WebSocket:      ws://127.0.0.1:1/dev").unwrap(),
+            "ws://127.0.0.1:1/dev"
+        );
+    }
+}

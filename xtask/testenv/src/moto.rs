@@ -177,6 +177,31 @@ impl Moto {
             })
     }
 
+    /// The ARN of the API Gateway CloudWatch role of the toolkit stack `toolkit`
+    /// (`deploy::TOOLKIT_STACK`).
+    pub fn toolkit_role_arn(&self, toolkit: &str) -> String {
+        let roles = self.resources(toolkit, "AWS::IAM::Role");
+        let (_, name) = roles
+            .iter()
+            .find(|(logical, _)| logical == "ApiGatewayCloudWatchRole")
+            .expect("the toolkit's role");
+        self.aws(&["iam", "get-role", "--role-name", name])["Role"]["Arn"]
+            .as_str()
+            .expect("the role's ARN")
+            .to_owned()
+    }
+
+    /// Points the account's API Gateway logging setting at `arn`, as the toolkit's
+    /// `AWS::ApiGateway::Account` does on AWS (moto's CloudFormation skips that type).
+    pub fn set_account_role(&self, arn: &str) {
+        self.aws(&[
+            "apigateway",
+            "update-account",
+            "--patch-operations",
+            &format!("op=replace,path=/cloudwatchRoleArn,value={arn}"),
+        ]);
+    }
+
     /// Logical ID → physical ID of a stack's resources of one type.
     pub fn resources(&self, stack: &str, ty: &str) -> Vec<(String, String)> {
         let v = self.aws(&[

@@ -13,7 +13,7 @@ use testenv::moto::{Moto, REGION};
 
 use crate::{
     World, account_role, aws_options, bootstrap_as_on_aws, bootstrap_options, deploy_options,
-    message, set_account_role, toolkit_role_arn,
+    message,
 };
 
 /// Whether the toolkit stack, as deployed, holds the account setting.
@@ -47,14 +47,14 @@ fn create_role(moto: &Moto, name: &str) -> String {
 fn a_working_role_of_someone_elses_is_left_alone() {
     let moto = Moto::start();
     let theirs = create_role(&moto, "other-team-apigw-logs");
-    set_account_role(&moto, &theirs);
+    moto.set_account_role(&theirs);
 
     deploy::bootstrap(REGION, &bootstrap_options(&moto)).expect("bootstrap");
     // The toolkit has its role ready, but doesn't take the setting.
     assert!(!toolkit_sets_account(&moto));
     moto.aws(&["iam", "get-role", "--role-name", "other-team-apigw-logs"]);
     assert_eq!(account_role(&moto).as_deref(), Some(theirs.as_str()));
-    assert_ne!(toolkit_role_arn(&moto), theirs);
+    assert_ne!(moto.toolkit_role_arn(deploy::TOOLKIT_STACK), theirs);
 
     // A stage that logs deploys through their role.
     let dir = tempfile::tempdir().unwrap();
@@ -74,7 +74,7 @@ fn a_working_role_of_someone_elses_is_left_alone() {
 fn a_setting_naming_a_deleted_role_gets_the_toolkits() {
     let moto = Moto::start();
     let gone = "arn:aws:iam::123456789012:role/deleted-long-ago";
-    set_account_role(&moto, gone);
+    moto.set_account_role(gone);
     deploy::bootstrap(REGION, &bootstrap_options(&moto)).expect("bootstrap");
     assert!(toolkit_sets_account(&moto));
     // On AWS the stack's ApiGatewayAccount now names the toolkit's role; moto skipped it, so
@@ -82,7 +82,10 @@ fn a_setting_naming_a_deleted_role_gets_the_toolkits() {
     // toolkit's (the repair for a setting changed behind the stack's back).
     assert_eq!(account_role(&moto).as_deref(), Some(gone));
     deploy::bootstrap(REGION, &bootstrap_options(&moto)).expect("bootstrap again");
-    assert_eq!(account_role(&moto), Some(toolkit_role_arn(&moto)));
+    assert_eq!(
+        account_role(&moto),
+        Some(moto.toolkit_role_arn(deploy::TOOLKIT_STACK))
+    );
 }
 
 #[test]
@@ -108,7 +111,7 @@ fn a_stage_that_logs_needs_a_working_role_and_is_refused_without_one() {
     assert_eq!(moto.stack_status(&stack), None);
 
     // A setting naming a role that is gone is no better.
-    set_account_role(&moto, "arn:aws:iam::123456789012:role/deleted");
+    moto.set_account_role("arn:aws:iam::123456789012:role/deleted");
     let before = World::of(&moto);
     let err = message(&deploy::deploy(&assembly, &deploy_options(&moto)).unwrap_err());
     assert!(err.contains("which no longer exists"), "{err}");
@@ -128,7 +131,7 @@ fn a_stage_that_logs_needs_a_working_role_and_is_refused_without_one() {
 fn destroy_never_touches_the_account_role() {
     let moto = Moto::start();
     bootstrap_as_on_aws(&moto);
-    let role = toolkit_role_arn(&moto);
+    let role = moto.toolkit_role_arn(deploy::TOOLKIT_STACK);
     let role_name = role.rsplit('/').next().unwrap().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let assembly = write_assembly(dir.path());

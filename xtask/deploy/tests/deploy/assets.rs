@@ -16,10 +16,7 @@ use testenv::fixture::{change_function_code, function_logical_id, write_assembly
 use testenv::moto::{Moto, REGION};
 
 use crate::standin::{Answer, Request, StandIn};
-use crate::{
-    World, bootstrap_as_on_aws, code_hashes, deploy_options, message, set_account_role,
-    toolkit_role_arn,
-};
+use crate::{World, bootstrap_as_on_aws, code_hashes, deploy_options, message};
 
 /// The account moto's credentials belong to.
 const ACCOUNT: &str = "123456789012";
@@ -158,7 +155,7 @@ fn every_s3_call_names_the_account_that_must_own_the_bucket() {
         },
     )
     .expect("bootstrap");
-    set_account_role(&moto, &toolkit_role_arn(&moto));
+    moto.set_account_role(&moto.toolkit_role_arn(deploy::TOOLKIT_STACK));
     let dir = tempfile::tempdir().unwrap();
     let assembly = write_assembly(dir.path());
     let opts = DeployOptions {

@@ -11,10 +11,7 @@ use testenv::fixture::{
 };
 use testenv::moto::{Moto, REGION};
 
-use crate::{
-    aws_options, bootstrap_as_on_aws, code_hashes, code_of, deploy_options, message,
-    set_account_role, toolkit_role_arn,
-};
+use crate::{aws_options, bootstrap_as_on_aws, code_hashes, code_of, deploy_options, message};
 
 /// Stacks that aren't deleted (list-stacks also lists deleted ones).
 fn live_stacks(moto: &Moto) -> Vec<String> {
@@ -158,7 +155,7 @@ fn a_missing_bucket_is_named_with_what_to_do_and_bootstrap_repairs_it() {
     .expect("bootstrap repairs");
     moto.aws(&["s3api", "head-bucket", "--bucket", &repaired]);
     // What the new toolkit stack's account setting does on AWS (moto skips it).
-    set_account_role(&moto, &toolkit_role_arn(&moto));
+    moto.set_account_role(&moto.toolkit_role_arn(deploy::TOOLKIT_STACK));
     let report = deploy::deploy(&assembly, &deploy_options(&moto)).expect("deploy");
     assert_eq!(report.assets_bucket.as_deref(), Some(repaired.as_str()));
     assert_eq!(

@@ -16,7 +16,6 @@ use testenv::moto::{Moto, REGION};
 
 use crate::{
     account_role, aws_options, bootstrap_as_on_aws, bootstrap_options, code_hashes, deploy_options,
-    toolkit_role_arn,
 };
 
 #[test]
@@ -308,7 +307,7 @@ fn bootstrap_creates_a_locked_down_bucket_once() {
         template["TemplateBody"]["Resources"]["ApiGatewayAccount"]["Type"],
         "AWS::ApiGateway::Account"
     );
-    let role = toolkit_role_arn(&moto);
+    let role = moto.toolkit_role_arn(TOOLKIT_STACK);
     assert_eq!(account_role(&moto), None);
 
     // Again: same bucket, no update; and the setting, found not to be what the stack says

@@ -92,19 +92,6 @@ fn bootstrap_options(moto: &Moto) -> BootstrapOptions {
     }
 }
 
-/// The ARN of the toolkit stack's API Gateway CloudWatch role.
-fn toolkit_role_arn(moto: &Moto) -> String {
-    let roles = moto.resources(TOOLKIT_STACK, "AWS::IAM::Role");
-    let (_, name) = roles
-        .iter()
-        .find(|(logical, _)| logical == "ApiGatewayCloudWatchRole")
-        .expect("the toolkit's role");
-    moto.aws(&["iam", "get-role", "--role-name", name])["Role"]["Arn"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// The role the account's API Gateway setting names, if any.
 fn account_role(moto: &Moto) -> Option<String> {
     moto.aws(&["apigateway", "get-account"])["cloudwatchRoleArn"]
@@ -112,21 +99,12 @@ fn account_role(moto: &Moto) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn set_account_role(moto: &Moto, arn: &str) {
-    moto.aws(&[
-        "apigateway",
-        "update-account",
-        "--patch-operations",
-        &format!("op=replace,path=/cloudwatchRoleArn,value={arn}"),
-    ]);
-}
-
 /// `cargo xtask bootstrap --yes`, then what CloudFormation does on AWS and moto skips: the
 /// toolkit's `AWS::ApiGateway::Account` points the account's setting at its role. Returns the
 /// assets bucket.
 fn bootstrap_as_on_aws(moto: &Moto) -> String {
     let bucket = deploy::bootstrap(REGION, &bootstrap_options(moto)).expect("bootstrap");
-    set_account_role(moto, &toolkit_role_arn(moto));
+    moto.set_account_role(&moto.toolkit_role_arn(TOOLKIT_STACK));
     bucket
 }
 
