@@ -7,7 +7,8 @@
 //!   construction, which validates itself at synth (`validate`).
 //! - `constructs`: function, WebSocket API (routes), stage, account role.
 //! - `app`: what an app is (a route table) and how it becomes a stack; `apps`: the apps;
-//!   `toolkit`: the toolkit stack; `config`: stage files.
+//!   `toolkit`: the toolkit stack; `config`: stage files; `snapshot`: the reviewed form of a
+//!   template (what `snapshots/` holds and `diff --base` compares).
 //!
 //! What synthesis writes for `deploy` and `dev` goes through the `assembly` crate.
 
@@ -19,6 +20,7 @@ pub mod error;
 pub mod intrinsics;
 pub mod path;
 pub mod resources;
+pub mod snapshot;
 pub mod stack;
 pub mod template;
 pub mod toolkit;

@@ -11,15 +11,21 @@ use super::common::{every_stage, manifest, redact_hashes};
 #[test]
 fn every_template_matches_its_reviewed_snapshot() {
     for shipped in every_stage() {
-        let json = redact_hashes(&shipped.synthesized.template.to_json(), &manifest());
+        // The form `cargo xtask diff --base` compares with these files.
+        let json = infra::snapshot::reviewed_template(shipped.app, &shipped.config).unwrap();
+        assert_eq!(
+            json,
+            redact_hashes(&shipped.synthesized.template.to_json(), &manifest()),
+            "{} {}: the stand-in assets change more than the zips' hashes",
+            shipped.app.name,
+            shipped.stage
+        );
         insta::with_settings!({
             snapshot_path => "../../../snapshots",
             prepend_module_to_snapshot => false,
         }, {
-            insta::assert_snapshot!(
-                format!("{}-{}.template.json", shipped.app.name, shipped.stage),
-                json
-            );
+            let file = infra::snapshot::file_name(shipped.app.name, &shipped.stage);
+            insta::assert_snapshot!(file.trim_end_matches(".snap"), json);
         });
     }
 }
