@@ -7,7 +7,10 @@ mod build;
 mod codegen;
 mod deploy_args;
 mod dev;
+mod diff;
 mod process;
+mod progress;
+mod reviewed;
 mod sources;
 mod synth;
 mod test;
@@ -28,6 +31,7 @@ use crate::bench::BenchArgs;
 use crate::build::{BuildOptions, BuildProfile};
 use crate::deploy_args::{BootstrapArgs, DeployArgs, DestroyArgs, DiffArgs, GcArgs, LogsArgs};
 use crate::dev::DevArgs;
+use crate::diff::ReviewArgs;
 use crate::synth::{AppStage, AssemblyArgs, Format, SynthOptions};
 use crate::test::TestOptions;
 use crate::token::TokenArgs;
@@ -40,6 +44,10 @@ use crate::token::TokenArgs;
     version
 )]
 struct Cli {
+    /// Plain lines only: no progress bars or live views, even on a terminal (as when output is
+    /// not a terminal or `CI` is set).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -84,12 +92,15 @@ enum Command {
         #[command(flatten)]
         args: DeployArgs,
     },
-    /// Show what a deploy would change, without changing anything.
+    /// Show what a deploy would change, without changing anything; `--base GIT_REF` compares
+    /// every app's and stage's template with that revision's, offline.
     Diff {
         #[command(flatten)]
         target: AssemblyArgs,
         #[command(flatten)]
         args: DiffArgs,
+        #[command(flatten)]
+        review: ReviewArgs,
     },
     /// Delete a stage's stack (the assets bucket is kept unless --with-assets).
     Destroy {
@@ -144,7 +155,7 @@ fn main() -> ExitCode {
     // The local gateway's last lines, before anything this prints.
     gateway::log::flush();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             // The whole chain, one cause a line, without a backtrace: these are user-facing.
             eprintln!("error: {err}");
@@ -156,7 +167,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<ExitCode> {
+    progress::init(cli.quiet);
     match cli.command {
         Command::Build {
             arch,
@@ -196,9 +208,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Deploy { target, args } => {
             deploy::deploy(&target.assembly()?, &args.options())?;
         }
-        Command::Diff { target, args } => {
-            deploy::diff(&target.assembly()?, &args.options())?;
-        }
+        Command::Diff {
+            target,
+            args,
+            review,
+        } => return diff::run(&target, &args, &review),
         Command::Destroy { target, args } => {
             deploy::destroy(&target.stack_info()?, &args.options())?;
         }
@@ -225,7 +239,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Test(opts) => test::run(&opts)?,
         Command::Bench(args) => bench::run(&args)?,
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The region an app's stage file names.

@@ -11,15 +11,9 @@ use crate::{app_target, assets, aws_for, flow, login, requirements, stack, toolk
 use assembly::Assembly;
 use assembly::template::ASSETS_BUCKET_PARAMETER;
 
-/// Shows what a deploy would change, without changing anything (a change set is made to ask
+/// What a deploy would change, without changing anything (a change set is made to ask
 /// CloudFormation, then deleted; a stack that doesn't exist yet is diffed offline).
 pub fn diff(assembly: &Assembly, opts: &DiffOptions) -> Result<DiffReport> {
-    let (changed, text) = diff_text(assembly, opts)?;
-    print!("{text}");
-    Ok(DiffReport { changed, text })
-}
-
-fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> {
     let stack_name = assembly.stack.stack_name.as_str();
     if let Some(path) = &opts.template {
         let text = fs::read_to_string(path).map_err(|source| Error::ReadTemplate {
@@ -32,7 +26,13 @@ fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> 
         })?;
         let d = diff_templates(&old, &assembly.template);
         let header = format!("{} → {}:\n", path.display(), assembly.dir.display());
-        return Ok((!d.is_empty(), header + &d.render()));
+        return Ok(DiffReport {
+            changed: !d.is_empty(),
+            text: header + &d.render(),
+            before: Some(old),
+            before_label: path.display().to_string(),
+            notes: String::new(),
+        });
     }
 
     let aws = aws_for(&opts.aws, &assembly.stack)?;
@@ -41,6 +41,10 @@ fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> 
         stack: existing,
         template: deployed,
     } = flow::survey(&aws, stack_name)?;
+    let before_label = format!(
+        "stack {stack_name} in {}",
+        flow::place(&aws, &identity.account)
+    );
     let next = stack::next_step(existing.as_ref());
     if !matches!(next, stack::Next::Update) {
         // Nothing live: everything is new. Said without creating anything in AWS.
@@ -56,7 +60,13 @@ fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> 
             ),
         };
         let d = diff_templates(&Value::Object(Default::default()), &assembly.template);
-        return Ok((true, header + &d.render()));
+        return Ok(DiffReport {
+            changed: true,
+            text: header.clone() + &d.render(),
+            before: None,
+            before_label,
+            notes: header,
+        });
     }
     let existing = existing.expect("an updatable stack exists");
     let bucket = if !requirements::needs_assets_bucket(&assembly.template) {
@@ -79,7 +89,20 @@ fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> 
         Some(t) => t,
         None => stack::template(&aws, stack_name)?,
     };
-    let no_changes = || (false, format!("stack {stack_name}: no changes\n"));
+    let report = |changed, text: String, notes: String| DiffReport {
+        changed,
+        text,
+        before: Some(deployed.clone()),
+        before_label: before_label.clone(),
+        notes,
+    };
+    let no_changes = || {
+        report(
+            false,
+            format!("stack {stack_name}: no changes\n"),
+            String::new(),
+        )
+    };
     if deployed == assembly.template
         && flow::same_parameters(&existing.parameters, &target.parameters)
     {
@@ -94,7 +117,7 @@ fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> 
     }
     let prepared = flow::Prepared::Changes {
         kind: Kind::Update,
-        deployed_template: Some(deployed),
+        deployed_template: Some(deployed.clone()),
         replaces: None,
     };
     match flow::propose(&aws, &target, prepared, opts.timeout)? {
@@ -103,7 +126,7 @@ fn diff_text(assembly: &Assembly, opts: &DiffOptions) -> Result<(bool, String)> 
             if let flow::Step::ChangeSet(change_set) = &proposal.step {
                 changeset::delete(&aws, &change_set.id)?;
             }
-            Ok((true, proposal.summary))
+            Ok(report(true, proposal.summary.clone(), proposal.summary))
         }
     }
 }

@@ -310,13 +310,22 @@ pub struct DiffOptions {
     pub timeout: Duration,
 }
 
-/// What `diff` found.
+/// What `diff` found; the caller prints it (`cargo xtask diff` as text, markdown or JSON).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiffReport {
     /// Would a deploy change anything?
     pub changed: bool,
-    /// What was printed.
+    /// The whole answer as lines to read: the stack's state and, for a live stack, the
+    /// change set's summary (CloudFormation's own word on replacements).
     pub text: String,
+    /// What the assembly's template was compared with: the saved template or the deployed
+    /// one; `None` when no stack exists (everything is new).
+    pub before: Option<Value>,
+    /// Where `before` came from: the file, or `stack NAME in REGION`.
+    pub before_label: String,
+    /// What `text` says beyond the two templates' difference: the stack's state when it can't
+    /// be updated, or the change set's summary.
+    pub notes: String,
 }
 
 #[derive(Debug, Clone)]
