@@ -18,7 +18,8 @@
 //! - What it lets in ([`Exposure`], [`start_with`], [`serve_with`]): by default only loopback
 //!   pages and clients without an `Origin`, a `Host` naming this gateway, handshakes whose
 //!   headers arrive within seconds and fit 10 KB, a bounded number of connections; the stage's
-//!   throttling when asked for. Beyond loopback, `@connections` needs the run's credentials.
+//!   per-route throttling when asked for. Beyond loopback, `@connections` needs the run's
+//!   credentials.
 //! - [`stop_requested`]: Ctrl-C, SIGTERM or SIGHUP, each of which stops [`serve`].
 //! - [`log`]: the gateway's lines on stderr; whoever prints beside it writes through it.
 //! - [`runtime`]: the Lambda Runtime API host, usable on its own (the functions' binary tests).
@@ -128,7 +129,9 @@ pub struct Exposure {
     /// Open TCP connections (WebSockets and HTTP) at most; one more is answered 503.
     pub max_connections: usize,
     /// Enforce the stage's `ThrottlingBurstLimit` and `ThrottlingRateLimit` as API Gateway
-    /// does (a `$connect` or message over them gets 429 "Too Many Requests"). Off by default:
+    /// does, per route (`DefaultRouteSettings`, overridden by `RouteSettings`): a `$connect`
+    /// over them is refused 429, a message gets a "Too Many Requests" frame and its connection
+    /// stays open. Off by default:
     /// load tests and benchmarks run far above a stage's deployed limits.
     pub stage_throttling: bool,
 }

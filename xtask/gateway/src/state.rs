@@ -52,13 +52,13 @@ pub(crate) struct Deployment {
     pub(crate) model: ApiModel,
     /// By function logical ID.
     pub(crate) pools: BTreeMap<String, Arc<Pool>>,
-    /// The stage's throttling, if it sets any (full again after a reload).
-    throttle: Option<Bucket>,
+    /// The stage's throttling, a bucket per throttled route key (full again after a reload).
+    throttle: BTreeMap<String, Bucket>,
 }
 
 impl Deployment {
     pub(crate) fn new(model: ApiModel, pools: BTreeMap<String, Arc<Pool>>) -> Deployment {
-        let throttle = model.throttling.map(Bucket::new);
+        let throttle = model.throttling.buckets();
         Deployment {
             model,
             pools,
@@ -66,8 +66,8 @@ impl Deployment {
         }
     }
 
-    /// Takes a token from the stage's throttle; false when the request is throttled.
-    pub(crate) fn admit(&self) -> bool {
-        self.throttle.as_ref().is_none_or(Bucket::take)
+    /// Takes a token from the route's bucket; false when the request is throttled.
+    pub(crate) fn admit(&self, route_key: &str) -> bool {
+        self.throttle.get(route_key).is_none_or(Bucket::take)
     }
 }

@@ -54,8 +54,8 @@ pub(crate) struct ApiModel {
     /// The API's authorizers, by logical ID.
     pub(crate) authorizers: BTreeMap<String, AuthorizerSpec>,
     pub(crate) api_keys: ApiKeys,
-    /// The stage's throttling, if it sets any.
-    pub(crate) throttling: Option<throttle::Limits>,
+    /// The stage's throttling, per route key (`DefaultRouteSettings` and `RouteSettings`).
+    pub(crate) throttling: throttle::Throttling,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,11 +295,6 @@ impl ApiModel {
                 stage_variables.insert(name.clone(), value);
             }
         }
-        let throttling = match resources.get(&stage_logical).map(properties) {
-            Some(stage) => throttle::Limits::read(stage)
-                .map_err(|e| Unsupported(format!("{stage_logical}: {e}")))?,
-            None => None,
-        };
         let mut authorizers = BTreeMap::new();
         for (id, r) in of_type(AUTHORIZER_TYPE) {
             authorizers.insert(id.to_owned(), AuthorizerSpec::read(id, r, &functions)?);
@@ -402,6 +397,12 @@ impl ApiModel {
                 },
             );
         }
+
+        let throttling = match resources.get(&stage_logical).map(properties) {
+            Some(stage) => throttle::Throttling::read(stage, routes.keys().map(String::as_str))
+                .map_err(|e| Unsupported(format!("{stage_logical}: {e}")))?,
+            None => throttle::Throttling::default(),
+        };
 
         Ok(ApiModel {
             api_id,

@@ -49,10 +49,10 @@ pub(crate) async fn upgrade(
     if !(path.is_empty() || path.strip_prefix('/') == Some(stage.as_str())) {
         return text(StatusCode::FORBIDDEN, r#"{"message":"Forbidden"}"#);
     }
-    if shared.stage_throttling && !deployment.admit() {
+    if shared.stage_throttling && !deployment.admit("$connect") {
         log!(
             "connect",
-            "a handshake from {peer} throttled: over the stage's ThrottlingRateLimit/BurstLimit"
+            "a handshake from {peer} throttled: over $connect's ThrottlingRateLimit/BurstLimit"
         );
         return text(
             StatusCode::TOO_MANY_REQUESTS,
@@ -517,19 +517,6 @@ async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
     let id = &connection.info.connection_id;
     let request_id = ids::aws_id();
     let deployment = shared.deployment();
-    if shared.stage_throttling && !deployment.admit() {
-        log!(
-            "message",
-            "{id} {} bytes throttled: over the stage's ThrottlingRateLimit/BurstLimit",
-            body.len()
-        );
-        connection.send(Outbound::Text(gateway_error(
-            "Too Many Requests",
-            id,
-            &request_id,
-        )));
-        return;
-    }
     let model = &deployment.model;
     let selected = model.route_selection.route_key(body);
     // `$connect` and `$disconnect` are never selected by a message.
@@ -547,6 +534,22 @@ async fn on_message(shared: &Shared, connection: &Connection, body: &str) {
         connection.send(Outbound::Text(gateway_error("Forbidden", id, &request_id)));
         return;
     };
+    // The selected route's bucket: `RouteSettings` may throttle one route and not another.
+    // The client gets an error frame and the connection stays open, as on AWS.
+    if shared.stage_throttling && !deployment.admit(&route.key) {
+        log!(
+            "message",
+            "{id} {} bytes to `{}` throttled: over its ThrottlingRateLimit/BurstLimit",
+            body.len(),
+            route.key
+        );
+        connection.send(Outbound::Text(gateway_error(
+            "Too Many Requests",
+            id,
+            &request_id,
+        )));
+        return;
+    }
     let pool = &deployment.pools[&route.function];
     let event = events::message(&connection.info, &route.key, &request_id, body);
     let started = Instant::now();
@@ -633,7 +636,12 @@ pub(crate) async fn invoke(
     }
 }
 
-/// API Gateway's own error replies, spaced exactly as it sends them.
+/// API Gateway's own error replies, spaced exactly as it sends them: a text frame
+/// `{"message": "<reason>", "connectionId":"...", "requestId":"..."}` on the open connection
+/// (observed for "Internal server error" in aws-samples/simple-websockets-chat-app#46 and
+/// aws/aws-cdk#18208). A throttled message gets the same frame with "Too Many Requests", the
+/// text API Gateway's throttling returns (docs: "Protect your WebSocket APIs in API Gateway",
+/// websocket-api-protect: clients "may receive 429 Too Many Requests").
 fn gateway_error(message: &str, connection_id: &str, request_id: &str) -> String {
     format!(
         r#"{{"message": "{message}", "connectionId":"{connection_id}", "requestId":"{request_id}"}}"#

@@ -852,7 +852,7 @@ async fn the_stages_throttling_is_enforced_with_api_gateways_429() {
         )
         .await
         .unwrap();
-        // The handshake takes one of the 5.
+        // Each route has its own bucket of 5: the handshake takes one of `$connect`'s.
         let mut client = connect(&gw.url()).await;
         let echo_message = serde_json::json!({"action": "echo"}).to_string();
         for _ in 0..10 {
@@ -867,9 +867,22 @@ async fn the_stages_throttling_is_enforced_with_api_gateways_429() {
                 assert_eq!(answer["requestContext"]["routeKey"], "echo", "{answer}");
             }
         }
-        // 4 left of the burst (a fifth if a second passed), refilled at 1 a second.
-        assert!((5..=6).contains(&throttled), "{throttled} of 10 throttled");
-        assert_eq!(handshake(&gw.url(), &[]).await.err(), Some(429));
+        // `echo`'s burst of 5 (a sixth if a second passed), refilled at 1 a second.
+        assert!((4..=5).contains(&throttled), "{throttled} of 10 throttled");
+        // `$connect` has 4 left (a fifth if a second passed), then a handshake is refused.
+        let mut refused = None;
+        let mut others = Vec::new();
+        for _ in 0..6 {
+            match handshake(&gw.url(), &[]).await {
+                Ok(other) => others.push(other),
+                Err(status) => {
+                    refused = Some(status);
+                    break;
+                }
+            }
+        }
+        assert_eq!(refused, Some(429), "{} handshakes got in", others.len());
+        assert!((4..=5).contains(&others.len()), "{}", others.len());
         tokio::time::sleep(Duration::from_millis(1200)).await;
         let answer = echo(&mut client, serde_json::json!({"action": "echo"})).await;
         assert_eq!(answer["requestContext"]["routeKey"], "echo", "{answer}");
@@ -886,6 +899,97 @@ async fn the_stages_throttling_is_enforced_with_api_gateways_429() {
             assert_eq!(answer["requestContext"]["routeKey"], "echo", "{answer}");
         }
         gw.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn route_settings_throttle_their_route_alone_and_the_throttled_connection_stays_open() {
+    bounded(async {
+        let stage = |route_settings: serde_json::Value| {
+            serde_json::json!({"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
+                "ApiId": {"Ref": "Api"}, "StageName": "test", "AutoDeploy": true,
+                "DefaultRouteSettings": {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 100},
+                "RouteSettings": route_settings}})
+        };
+        let asm = Assembly::standard("attack-route-throttle")
+            .resource(
+                "Stage",
+                stage(serde_json::json!({
+                    "echo": {"ThrottlingBurstLimit": 2, "ThrottlingRateLimit": 0.5}})),
+            )
+            .write();
+        let gw = gateway::start_with(
+            asm.options(),
+            Exposure {
+                stage_throttling: true,
+                ..Exposure::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut client = connect(&gw.url()).await;
+        let other = serde_json::json!({"action": "other"}).to_string();
+        send(&mut client, other.clone()).await;
+        let event = next_json(&mut client).await;
+        assert_eq!(event["requestContext"]["routeKey"], "$default", "{event}");
+        let id = event["requestContext"]["connectionId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // `echo` has 2 tokens, refilled one per 2 s: 2 of 6 pass, and each of the other 4
+        // gets API Gateway's error frame.
+        let echo_message = serde_json::json!({"action": "echo"}).to_string();
+        for _ in 0..6 {
+            send(&mut client, echo_message.clone()).await;
+        }
+        let mut throttled = Vec::new();
+        for _ in 0..6 {
+            let text = next_text(&mut client).await;
+            let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if answer["message"] == "Too Many Requests" {
+                throttled.push((text, answer));
+            } else {
+                assert_eq!(answer["requestContext"]["routeKey"], "echo", "{answer}");
+            }
+        }
+        assert_eq!(throttled.len(), 4, "{throttled:?}");
+        for (text, answer) in &throttled {
+            let prefix = format!(
+                r#"{{"message": "Too Many Requests", "connectionId":"{id}", "requestId":""#
+            );
+            assert!(text.starts_with(&prefix), "{text}");
+            assert_eq!(answer.as_object().unwrap().len(), 3, "{text}");
+            assert!(!answer["requestId"].as_str().unwrap().is_empty(), "{text}");
+        }
+
+        // Other routes keep the stage's defaults (100), and the connection is still open.
+        for _ in 0..10 {
+            send(&mut client, other.clone()).await;
+        }
+        for _ in 0..10 {
+            let answer = next_json(&mut client).await;
+            assert_eq!(answer["requestContext"]["routeKey"], "$default", "{answer}");
+        }
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let answer = echo(&mut client, serde_json::json!({"action": "echo"})).await;
+        assert_eq!(answer["requestContext"]["routeKey"], "echo", "{answer}");
+        assert_eq!(gw.connection_count(), 1);
+        gw.shutdown().await;
+
+        // A route the API lacks is refused at start, as API Gateway refuses the stage.
+        let asm = Assembly::standard("attack-route-throttle-unknown")
+            .resource(
+                "Stage",
+                stage(serde_json::json!({"sendmessage": {"ThrottlingBurstLimit": 1}})),
+            )
+            .write();
+        let error = match gateway::start(asm.options()).await {
+            Err(e) => error_chain(&e),
+            Ok(_) => panic!("a RouteSettings key that is no route is refused"),
+        };
+        assert!(error.contains("`sendmessage`"), "{error}");
     })
     .await;
 }
