@@ -366,8 +366,36 @@ impl Running {
     }
 }
 
-/// A moto server on 127.0.0.1, killed when dropped.
+/// Runs moto (`$0`, its arguments after) so that it dies with the gateway, even one killed
+/// with SIGKILL: a watcher forked first blocks on stdin, a pipe whose only write end the
+/// gateway holds (std's pipes are close-on-exec, so no other child inherits it); the kernel
+/// closes it when the gateway exits however it exits, and the watcher then kills moto. The
+/// shell then execs moto itself, so the child's pid is moto's (`Running::pid`, which `dev` uses
+/// to stop a moto an earlier run left).
+///
+/// Why not `PR_SET_PDEATHSIG`: it needs `unsafe` in `pre_exec` (the workspace forbids it) or a
+/// launcher, and it fires when the *thread* that spawned the child ends, not the process: the
+/// gateway may start moto from a blocking-pool thread that exits while the gateway runs on.
+///
+/// Background jobs of a non-interactive shell get /dev/null as stdin, so the pipe is passed on
+/// fd 3. When the pipe closes because the gateway stopped moto itself (killed and reaped it
+/// first), the watcher has been reparented and leaves its pid alone: it kills only while moto
+/// is still its parent (read from /proc on Linux; elsewhere it kills, as moto is then either
+/// gone or the gateway's).
+const WATCHDOG: &str = r#"moto=$$
+exec 3<&0
+(
+  cat >/dev/null
+  read -r _ _ _ parent _ </proc/self/stat 2>/dev/null
+  if [ -z "$parent" ] || [ "$parent" = "$moto" ]; then kill -KILL "$moto"; fi
+) <&3 3<&- &
+exec "$0" "$@" </dev/null 3<&-
+"#;
+
+/// A moto server on 127.0.0.1, killed when dropped (and when the gateway's process ends:
+/// [`WATCHDOG`]).
 struct Moto {
+    /// Its stdin is the watchdog's pipe: kept open as long as moto should run.
     child: Child,
     /// `http://127.0.0.1:PORT`.
     endpoint: String,
@@ -397,9 +425,14 @@ impl Moto {
             std::fs::create_dir_all(dir).map_err(start_error)?;
         }
         let log_file = std::fs::File::create(log).map_err(start_error)?;
-        let mut cmd = Command::new(path);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
+        // The shell would only say so in the log: checked here to name the path.
+        std::fs::metadata(path).map_err(start_error)?;
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(WATCHDOG)
+            .arg(path)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::piped())
             .stdout(log_file.try_clone().map_err(start_error)?)
             .stderr(log_file);
         // moto is a boto program too: none of the developer's AWS settings reach it.
