@@ -1,0 +1,234 @@
+//! The Markdown format: a pull-request comment. The first line is a hidden marker the PR
+//! workflow finds its comment by; then a summary line; then replacements and security changes
+//! across all stacks; then one table per changed stack.
+
+use std::fmt::Write as _;
+
+use crate::show::{self, Piece};
+use crate::{
+    Access, ChangeKind, NamedChange, Replacement, ResourceChange, Review, StackReview, StackStatus,
+    Summary,
+};
+
+/// The marker the PR workflow looks for to update its one comment.
+pub const MARKER: &str = "<!-- wsecho-diff -->";
+
+/// More changes than this in one resource go in a `<details>` block.
+const FOLD_AFTER: usize = 4;
+
+pub(crate) fn render(review: &Review) -> String {
+    let mut out = format!("{MARKER}\n");
+    let summary = Summary::of(review);
+    let range = format!("{} → {}", code(&review.base), code(&review.head));
+    if review.is_empty() {
+        let _ = writeln!(out, "No infrastructure changes ({range}).");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "**{}** ({range}): {}",
+        summary.headline(),
+        summary.details()
+    );
+
+    let replaced: Vec<(&StackReview, &ResourceChange)> = review
+        .stacks
+        .iter()
+        .flat_map(|s| s.resources.iter().map(move |r| (s, r)))
+        .filter(|(_, r)| r.replacement == Replacement::Yes)
+        .collect();
+    if !replaced.is_empty() {
+        out.push_str("\n### Replacements\n\n");
+        out.push_str("| Stack | Logical ID | Type | Replaced because of |\n");
+        out.push_str("| --- | --- | --- | --- |\n");
+        for (stack, resource) in replaced {
+            let because: Vec<String> = resource
+                .properties
+                .iter()
+                .filter(|p| p.replacement == Replacement::Yes)
+                .map(|p| code(&p.path))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                code(&stack.stack),
+                code(&resource.logical_id),
+                code(&resource.resource_type),
+                because.join(", ")
+            );
+        }
+    }
+
+    let security: Vec<_> = review
+        .stacks
+        .iter()
+        .flat_map(|s| s.security.iter().map(move |c| (s, c)))
+        .collect();
+    if !security.is_empty() {
+        out.push_str("\n### Security changes\n\n");
+        out.push_str("| | Access | Stack | Logical ID | Type | Change |\n");
+        out.push_str("| --- | --- | --- | --- | --- | --- |\n");
+        for (stack, change) in security {
+            let sign = match change.change {
+                ChangeKind::Added => "+",
+                ChangeKind::Removed => "-",
+                ChangeKind::Modified => "~",
+            };
+            let access = match change.access {
+                Access::Widened => "**widened**",
+                Access::Narrowed => "narrowed",
+                Access::Changed => "changed",
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {access} | {} | {} | {} | {} |",
+                code(sign),
+                code(&stack.stack),
+                code(&change.logical_id),
+                code(&change.resource_type),
+                pieces(&show::security(change))
+            );
+        }
+    }
+
+    for stack in review.stacks.iter().filter(|s| !s.is_empty()) {
+        stack_markdown(stack, &mut out);
+    }
+    let unchanged: Vec<String> = review
+        .stacks
+        .iter()
+        .filter(|s| s.is_empty())
+        .map(|s| code(&s.stack))
+        .collect();
+    if !unchanged.is_empty() {
+        let _ = writeln!(out, "\nUnchanged: {}.", unchanged.join(", "));
+    }
+    out
+}
+
+fn stack_markdown(stack: &StackReview, out: &mut String) {
+    let status = match stack.status {
+        StackStatus::Added => "added",
+        StackStatus::Removed => "removed",
+        StackStatus::Modified | StackStatus::Unchanged => "modified",
+    };
+    let _ = writeln!(out, "\n### {} ({status})\n", code(&stack.stack));
+    if !stack.resources.is_empty() {
+        out.push_str("| | Logical ID | Type | Changes |\n");
+        out.push_str("| --- | --- | --- | --- |\n");
+        // Replacements first, then additions, modifications, removals.
+        let order = |r: &&ResourceChange| match (r.replacement, r.change) {
+            (Replacement::Yes, _) => 0,
+            (_, ChangeKind::Added) => 1,
+            (_, ChangeKind::Modified) => 2,
+            (_, ChangeKind::Removed) => 3,
+        };
+        let mut resources: Vec<&ResourceChange> = stack.resources.iter().collect();
+        resources.sort_by_key(order);
+        for resource in resources {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                code(show::sign(resource.change, resource.replacement)),
+                code(&resource.logical_id),
+                code(&resource.resource_type),
+                changes_cell(resource)
+            );
+        }
+    }
+    let named: Vec<String> = [
+        ("Outputs", &stack.outputs),
+        ("Parameters", &stack.parameters),
+        ("Template sections", &stack.sections),
+    ]
+    .into_iter()
+    .filter(|(_, changes)| !changes.is_empty())
+    .map(|(title, changes)| format!("{title}: {}", named_list(changes)))
+    .collect();
+    if !named.is_empty() {
+        let _ = writeln!(out, "\n{}.", named.join("; "));
+    }
+}
+
+fn named_list(changes: &[NamedChange]) -> String {
+    changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                match c.change {
+                    ChangeKind::Added => "added",
+                    ChangeKind::Removed => "removed",
+                    ChangeKind::Modified => "changed",
+                },
+                code(&c.name)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn changes_cell(resource: &ResourceChange) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    if resource.replacement == Replacement::Unknown {
+        lines.push(pieces(&show::unknown_replacement(&resource.resource_type)));
+    }
+    lines.extend(
+        resource
+            .properties
+            .iter()
+            .map(|p| pieces(&show::property(p))),
+    );
+    if lines.len() > FOLD_AFTER {
+        format!(
+            "<details><summary>{} changes</summary>{}</details>",
+            lines.len(),
+            lines.join("<br>")
+        )
+    } else {
+        lines.join("<br>")
+    }
+}
+
+fn pieces(pieces: &[Piece]) -> String {
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Text(s) => text(s),
+            Piece::Code(s) => code(s),
+        })
+        .collect()
+}
+
+/// A code span that survives a table cell: as many backticks around it as it needs, pipes
+/// escaped (GitHub splits cells before it reads code spans), on one line.
+pub(crate) fn code(s: &str) -> String {
+    let s = s.replace(['\n', '\r'], " ").replace('|', "\\|");
+    let longest_run = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest_run + 1);
+    // A span that starts or ends with a backtick needs a space, which CommonMark strips.
+    if s.starts_with('`') || s.ends_with('`') || s.is_empty() {
+        format!("{fence} {s} {fence}")
+    } else {
+        format!("{fence}{s}{fence}")
+    }
+}
+
+/// Prose, with what Markdown or HTML would read escaped.
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '\n' | '\r' => out.push(' '),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
