@@ -1114,6 +1114,9 @@ async fn a_function_throttles_invocations_beyond_its_backlog() {
 /// serves, and the moto_server it gets, if any.
 const APART_ASSEMBLY: &str = "GATEWAY_TEST_APART_ASSEMBLY";
 const APART_MOTO: &str = "GATEWAY_TEST_APART_MOTO";
+/// Set when the gateway is to be served as `cargo xtask dev` serves it (stopping on Ctrl-C,
+/// SIGTERM and SIGHUP), not only started.
+const APART_SERVE: &str = "GATEWAY_TEST_APART_SERVE";
 
 /// Not a test: the body of a gateway in a process of its own ([`Apart`]), so that it can be
 /// killed with SIGKILL and its memory measured alone. Without its variable it returns at once.
@@ -1125,15 +1128,25 @@ async fn apart_gateway_process() {
     };
     let mut options = gateway::DevOptions::new(dir);
     options.local_services = std::env::var_os(APART_MOTO).map(Into::into);
+    let ready = |gw: &gateway::Gateway| {
+        // After a line break: libtest has written `test ... ` on the current line.
+        println!("\nurl {}", gw.url());
+        if let Some(services) = gw.local_services() {
+            println!("moto {}", services.pid);
+        }
+        println!("ready");
+    };
+    if std::env::var_os(APART_SERVE).is_some() {
+        let served = tokio::time::timeout(TEST_LIMIT, gateway::serve(options, ready)).await;
+        served
+            .expect("a signal stops it within the tests' bound")
+            .unwrap_or_else(|e| panic!("serve: {}", error_chain(&e)));
+        return;
+    }
     let gw = gateway::start(options)
         .await
         .unwrap_or_else(|e| panic!("the gateway starts: {}", error_chain(&e)));
-    // After a line break: libtest has written `test ... ` on the current line.
-    println!("\nurl {}", gw.url());
-    if let Some(services) = gw.local_services() {
-        println!("moto {}", services.pid);
-    }
-    println!("ready");
+    ready(&gw);
     // Until killed, and never past the tests' bound.
     tokio::time::sleep(TEST_LIMIT).await;
 }
@@ -1147,7 +1160,7 @@ struct Apart {
 }
 
 impl Apart {
-    fn start(asm: &Assembly, moto: Option<std::path::PathBuf>) -> Apart {
+    fn start(asm: &Assembly, moto: Option<std::path::PathBuf>, serve: bool) -> Apart {
         use std::io::BufRead;
         let log = std::fs::File::create(asm.dir.join("apart.log")).unwrap();
         let mut command = std::process::Command::new(std::env::current_exe().unwrap());
@@ -1161,15 +1174,18 @@ impl Apart {
         if let Some(moto) = moto {
             command.env(APART_MOTO, moto);
         }
+        if serve {
+            command.env(APART_SERVE, "1");
+        }
         let mut child = command.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (lines_tx, lines) = std::sync::mpsc::channel();
+        // Reads to the end, even once no one listens: the child's last lines must not meet
+        // a closed pipe.
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if lines_tx.send(line).is_err() {
-                    break;
-                }
+                let _ = lines_tx.send(line);
             }
         });
         let mut apart = Apart {
@@ -1197,6 +1213,27 @@ impl Apart {
 
     fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends `signal` (`INT`, `HUP`...) and waits up to `limit` for the process to end; its
+    /// exit status.
+    async fn signal(&mut self, signal: &str, limit: Duration) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal}");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the gateway still runs {limit:?} after SIG{signal}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// SIGKILL: no destructor, no signal handler runs in the gateway.
@@ -1228,7 +1265,7 @@ async fn a_gateway_killed_with_sigkill_leaves_neither_moto_nor_functions_behind(
     bounded(async {
         let asm =
             crate::services::with_table_and_secret(Assembly::standard("attack-sigkill")).write();
-        let mut apart = Apart::start(&asm, Some(testenv::Need::MotoServer.path()));
+        let mut apart = Apart::start(&asm, Some(testenv::Need::MotoServer.path()), false);
         let moto = apart.moto.expect("the template has a table: moto runs");
         let mut client = connect(&apart.url).await;
         let function: u32 = pid_of(&mut client).await.parse().unwrap();
@@ -1313,7 +1350,7 @@ async fn flood(client: Client, count: usize) -> (Client, usize) {
 async fn a_flood_of_100_kib_messages_leaves_the_gateways_memory_bounded_and_it_echoes_on() {
     bounded(async {
         let asm = Assembly::standard("attack-rss").write();
-        let apart = Apart::start(&asm, None);
+        let apart = Apart::start(&asm, None, false);
         let mut client = connect(&apart.url).await;
         let answer = echo(&mut client, serde_json::json!({"action": "echo"})).await;
         assert_eq!(answer["requestContext"]["routeKey"], "echo", "{answer}");
@@ -1344,6 +1381,45 @@ async fn a_flood_of_100_kib_messages_leaves_the_gateways_memory_bounded_and_it_e
             after.saturating_sub(after_first) < 8 * 1024,
             "{after} KiB after the second round, {after_first} after the first"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ctrl_c_and_sighup_stop_a_served_gateway_in_its_own_process_leaving_no_process() {
+    bounded(async {
+        for signal in ["INT", "HUP"] {
+            let asm = Assembly::standard(&format!("attack-sig{signal}")).write();
+            let mut apart = Apart::start(&asm, None, true);
+            let mut client = connect(&apart.url).await;
+            let id = connection_id(&mut client).await;
+            let function: u32 = pid_of(&mut client).await.parse().unwrap();
+            // One that stopped reading, with frames backed up, must not hold the stop up.
+            let addr = apart.url["ws://".len()..]
+                .split('/')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let (_stalled, stalled_id) = stalled_client(&asm, addr).await;
+            assert_eq!(push(addr, &stalled_id, STALL).await, STALL);
+
+            let signalled = Instant::now();
+            let status = apart.signal(signal, Duration::from_secs(5)).await;
+            assert!(
+                status.success(),
+                "SIG{signal}: the gateway exits cleanly: {status}"
+            );
+            assert_eq!(close_frame(&mut client).await.0, 1001, "SIG{signal}");
+            for id in [id, stalled_id] {
+                let (code, _) = disconnected(&asm, &id, signalled).await;
+                assert_eq!(code, 1001, "SIG{signal}");
+            }
+            assert!(
+                gone_within(function, Duration::from_secs(2)).await,
+                "SIG{signal}: function process {function} outlived the gateway"
+            );
+        }
     })
     .await;
 }
