@@ -7,6 +7,7 @@
 //! profile: incremental, no LTO, every package in one cargo call). Each has its own assets
 //! folder.
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,7 +18,8 @@ use assembly::{
     write_atomically,
 };
 
-use crate::process::Cmd;
+use crate::process::{Cmd, Stream};
+use crate::progress::{self, Board, Step};
 use crate::tools;
 use crate::workspace::{self, FunctionCrate};
 use assembly::bundle;
@@ -102,7 +104,11 @@ fn build_local(
         );
     }
     let names: Vec<&str> = selected.iter().map(|f| f.package.as_str()).collect();
-    eprintln!("[build] {} ({arch}, local)", names.join(", "));
+    // On a terminal a row per function says where it is; otherwise the plain lines.
+    let board = progress::enabled().then(|| Board::new(&names));
+    if board.is_none() {
+        eprintln!("[build] {} ({arch}, local)", names.join(", "));
+    }
     let started = Instant::now();
     let mut cargo = Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())).args([
         "build",
@@ -113,25 +119,43 @@ fn build_local(
     for function in selected {
         cargo = cargo.args(["--package", &function.package, "--bin", &function.bin]);
     }
-    cargo
-        .current_dir(&metadata.workspace_root)
-        .run()
-        .with_context(|| {
-            format!(
-                "building {} failed; fix the compile errors above and save again (or run `cargo xtask build --profile local`)",
-                names.join(", ")
-            )
-        })?;
+    let cargo = cargo.current_dir(&metadata.workspace_root);
+    match &board {
+        None => cargo.run(),
+        Some(board) => run_on_board(cargo, board, selected),
+    }
+    .with_context(|| {
+        format!(
+            "building {} failed; fix the compile errors above and save again (or run `cargo xtask build --profile local`)",
+            names.join(", ")
+        )
+    })?;
     let bin_dir = metadata.target_directory.as_std_path().join("local");
     let mut assets = Vec::new();
     for function in selected {
-        assets.push(package(function, arch, &bin_dir.join(&function.bin), out)?);
+        let asset = zip_on_board(board.as_ref(), function, || {
+            package(function, arch, &bin_dir.join(&function.bin), out)
+        })?;
+        if let Some(board) = &board {
+            board.set(
+                &function.package,
+                Step::Done(format!(
+                    "{} zipped ({} binary) in {:.1}s",
+                    human_size(asset.size),
+                    human_size(asset.binary_size),
+                    started.elapsed().as_secs_f64()
+                )),
+            );
+        }
+        assets.push(asset);
     }
-    eprintln!(
-        "[build] {} built and zipped in {:.1}s",
-        names.join(", "),
-        started.elapsed().as_secs_f64()
-    );
+    if board.is_none() {
+        eprintln!(
+            "[build] {} built and zipped in {:.1}s",
+            names.join(", "),
+            started.elapsed().as_secs_f64()
+        );
+    }
     Ok(assets)
 }
 
@@ -149,18 +173,22 @@ fn build_release(
     let path = prepend_path(&tools::CARGO_LAMBDA.bin_dir())?;
     let lambda_dir = target_dir.join("lambda").join(opts.arch.as_str());
 
+    let names: Vec<&str> = selected.iter().map(|f| f.package.as_str()).collect();
+    let board = progress::enabled().then(|| Board::new(&names));
     let mut assets = Vec::new();
     for function in selected {
-        eprintln!(
-            "[build] {} ({}, release, {})",
-            function.package,
-            opts.arch,
-            rust_target(opts.arch)
-        );
+        if board.is_none() {
+            eprintln!(
+                "[build] {} ({}, release, {})",
+                function.package,
+                opts.arch,
+                rust_target(opts.arch)
+            );
+        }
         let started = Instant::now();
         // One package per cargo call: features unify only within a call, so `connect` is not
         // built with the SDK that `echo` turns on in `shared`.
-        Cmd::new(&cargo_lambda)
+        let cargo = Cmd::new(&cargo_lambda)
             .args(["lambda", "build", "--release", "--quiet"])
             .args(["--target", rust_target(opts.arch)])
             .args(["--compiler", "cargo-zigbuild"])
@@ -170,29 +198,154 @@ fn build_release(
             .arg("--lambda-dir")
             .arg(&lambda_dir)
             .env("PATH", &path)
-            .current_dir(&metadata.workspace_root)
-            .run()
-            .with_context(|| {
-                format!(
-                    "building function `{}` ({}) failed; fix the compile errors above and run \
-                     `cargo xtask build` again",
-                    function.package,
-                    function.manifest_dir.display()
-                )
-            })?;
+            .current_dir(&metadata.workspace_root);
+        match &board {
+            None => cargo.run(),
+            Some(board) => run_on_board(cargo, board, std::slice::from_ref(function)),
+        }
+        .with_context(|| {
+            format!(
+                "building function `{}` ({}) failed; fix the compile errors above and run \
+                 `cargo xtask build` again",
+                function.package,
+                function.manifest_dir.display()
+            )
+        })?;
         let binary_path = lambda_dir.join(&function.bin).join(bundle::BOOTSTRAP);
-        let asset = package(function, opts.arch, &binary_path, out)?;
-        eprintln!(
-            "[build] {} done in {:.1}s: {} ({} zipped, {} binary)",
-            function.package,
-            started.elapsed().as_secs_f64(),
-            asset.zip.display(),
+        let asset = zip_on_board(board.as_ref(), function, || {
+            package(function, opts.arch, &binary_path, out)
+        })?;
+        let done = format!(
+            "{} zipped ({} binary) in {:.1}s",
             human_size(asset.size),
-            human_size(asset.binary_size)
+            human_size(asset.binary_size),
+            started.elapsed().as_secs_f64()
         );
+        match &board {
+            Some(board) => board.set(&function.package, Step::Done(done)),
+            None => eprintln!(
+                "[build] {} done in {:.1}s: {} ({} zipped, {} binary)",
+                function.package,
+                started.elapsed().as_secs_f64(),
+                asset.zip.display(),
+                human_size(asset.size),
+                human_size(asset.binary_size)
+            ),
+        }
         assets.push(asset);
     }
     Ok(assets)
+}
+
+/// Runs a cargo build (plain cargo or cargo-lambda) for the board: its rows say how far each
+/// of `functions` got, and everything cargo says is printed above them in full.
+///
+/// Driven by cargo's JSON messages, not its `Compiling x` lines: those are for people (cargo
+/// words and colours them as it likes, and `--quiet` hides them), while the messages are a
+/// documented interface that both cargo and cargo-lambda pass through, and with
+/// `json-diagnostic-rendered-ansi` they carry each compiler message as rustc rendered it, in
+/// colour, so nothing the compiler says is lost.
+fn run_on_board(cargo: Cmd, board: &Board, functions: &[FunctionCrate]) -> Result<()> {
+    let mut crates = HashSet::new();
+    for function in functions {
+        board.set(&function.package, Step::Compiling { crates: 0 });
+    }
+    let mut built = HashSet::new();
+    let result = cargo
+        .arg("--message-format=json-diagnostic-rendered-ansi")
+        .run_streams(|stream, line| {
+            let said = match stream {
+                Stream::Stderr => CargoLine::Show(line.to_owned()),
+                Stream::Stdout => read_cargo_line(line, functions),
+            };
+            match said {
+                CargoLine::Artifact {
+                    package_id,
+                    function,
+                } => {
+                    crates.insert(package_id);
+                    if let Some(function) = function {
+                        board.set(&function, Step::Built);
+                        built.insert(function);
+                    }
+                    for f in functions.iter().filter(|f| !built.contains(&f.package)) {
+                        board.set(
+                            &f.package,
+                            Step::Compiling {
+                                crates: crates.len(),
+                            },
+                        );
+                    }
+                }
+                CargoLine::Show(text) => board.println(&text),
+                CargoLine::Quiet => {}
+            }
+        });
+    if result.is_err() {
+        board.fail_unfinished();
+    }
+    result
+}
+
+/// Zips one function, its row saying so (and failed if the zip can't be made).
+fn zip_on_board(
+    board: Option<&Board>,
+    function: &FunctionCrate,
+    zip: impl FnOnce() -> Result<FunctionAsset>,
+) -> Result<FunctionAsset> {
+    if let Some(board) = board {
+        board.set(&function.package, Step::Zipping);
+    }
+    let asset = zip();
+    if let (Some(board), Err(_)) = (board, &asset) {
+        board.set(&function.package, Step::Failed);
+    }
+    asset
+}
+
+/// What one line cargo printed on stdout under `--message-format=json-…` means for the board.
+#[derive(Debug, PartialEq, Eq)]
+enum CargoLine {
+    /// A crate (`package_id`) has finished; `function` names the function crate whose binary
+    /// this is.
+    Artifact {
+        package_id: String,
+        function: Option<String>,
+    },
+    /// To print as is: a compiler message as rustc rendered it, or a line that is not one of
+    /// cargo's messages.
+    Show(String),
+    /// Nothing for the user: a build script ran, the build ended, a message kind we don't know.
+    Quiet,
+}
+
+fn read_cargo_line(line: &str, functions: &[FunctionCrate]) -> CargoLine {
+    use cargo_metadata::Message;
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+        return CargoLine::Show(line.to_owned());
+    };
+    if value.get("reason").is_none() {
+        return CargoLine::Show(line.to_owned());
+    }
+    match serde_json::from_value::<Message>(value) {
+        Ok(Message::CompilerArtifact(artifact)) => {
+            let function = functions.iter().find(|f| {
+                artifact.target.is_bin()
+                    && artifact.target.name == f.bin
+                    && artifact.manifest_path.as_std_path() == f.manifest_dir.join("Cargo.toml")
+            });
+            CargoLine::Artifact {
+                package_id: artifact.package_id.repr,
+                function: function.map(|f| f.package.clone()),
+            }
+        }
+        Ok(Message::CompilerMessage(message)) => match message.message.rendered {
+            Some(rendered) => CargoLine::Show(rendered.trim_end().to_owned()),
+            None => CargoLine::Show(message.message.message),
+        },
+        Ok(Message::TextLine(text)) => CargoLine::Show(text),
+        _ => CargoLine::Quiet,
+    }
 }
 
 fn select(all: &[FunctionCrate], wanted: &[String]) -> Result<Vec<FunctionCrate>> {
@@ -417,6 +570,98 @@ mod tests {
             .open(file)
             .and_then(|f| f.set_modified(time))
             .unwrap_or_else(|e| panic!("cannot set the time of {}: {e}", file.display()));
+    }
+
+    /// cargo's JSON messages, as `--message-format=json-diagnostic-rendered-ansi` prints them
+    /// (trimmed to the fields that matter), tell the board which function's binary is ready,
+    /// and every compiler message reaches the user as rustc rendered it.
+    #[test]
+    fn cargo_messages_say_which_function_finished_and_keep_compiler_messages() {
+        let functions = [FunctionCrate {
+            package: "echo".into(),
+            bin: "echo".into(),
+            manifest_dir: "/w/functions/echo".into(),
+        }];
+        let artifact = |id: &str, manifest: &str, kind: &str, name: &str| {
+            serde_json::json!({
+                "reason": "compiler-artifact",
+                "package_id": id,
+                "manifest_path": manifest,
+                "target": {"kind": [kind], "crate_types": [kind], "name": name,
+                           "src_path": "/src/main.rs", "edition": "2024",
+                           "doc": true, "doctest": false, "test": true},
+                "profile": {"opt_level": "2", "debuginfo": 0, "debug_assertions": false,
+                            "overflow_checks": false, "test": false},
+                "features": [], "filenames": [], "executable": null, "fresh": false
+            })
+            .to_string()
+        };
+        let read = |line: &str| read_cargo_line(line, &functions);
+
+        let echo = "path+file:///w/functions/echo#0.1.0";
+        assert_eq!(
+            read(&artifact(
+                echo,
+                "/w/functions/echo/Cargo.toml",
+                "bin",
+                "echo"
+            )),
+            CargoLine::Artifact {
+                package_id: echo.into(),
+                function: Some("echo".into())
+            }
+        );
+        // A dependency, and a library target of the function's own package, are crates done.
+        let serde = "registry+https://github.com/rust-lang/crates.io-index#serde@1.0.0";
+        assert_eq!(
+            read(&artifact(serde, "/r/serde/Cargo.toml", "lib", "serde")),
+            CargoLine::Artifact {
+                package_id: serde.into(),
+                function: None
+            }
+        );
+        assert_eq!(
+            read(&artifact(
+                echo,
+                "/w/functions/echo/Cargo.toml",
+                "lib",
+                "echo"
+            )),
+            CargoLine::Artifact {
+                package_id: echo.into(),
+                function: None
+            }
+        );
+
+        let rendered =
+            "\u{1b}[1merror[E0425]\u{1b}[0m: cannot find value `x`\n --> src/main.rs:1:1\n";
+        let message = serde_json::json!({
+            "reason": "compiler-message",
+            "package_id": echo,
+            "manifest_path": "/w/functions/echo/Cargo.toml",
+            "target": {"kind": ["bin"], "crate_types": ["bin"], "name": "echo",
+                       "src_path": "/src/main.rs", "edition": "2024",
+                       "doc": true, "doctest": false, "test": true},
+            "message": {"message": "cannot find value `x`", "code": null, "level": "error",
+                        "spans": [], "children": [], "rendered": rendered}
+        });
+        assert_eq!(
+            read(&message.to_string()),
+            CargoLine::Show(rendered.trim_end().into())
+        );
+
+        assert_eq!(
+            read(r#"{"reason":"build-finished","success":false}"#),
+            CargoLine::Quiet
+        );
+        assert_eq!(
+            read(r#"{"reason":"some-future-message"}"#),
+            CargoLine::Quiet
+        );
+        // What a build script or cargo-lambda prints on stdout is shown as is.
+        for line in ["Finished release", "{not json", r#"{"no":"reason"}"#] {
+            assert_eq!(read(line), CargoLine::Show(line.into()));
+        }
     }
 
     #[test]

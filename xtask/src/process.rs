@@ -3,11 +3,20 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
 
 use anyhow::{Context, Result, bail};
+
+/// Which of a program's outputs a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
 
 /// A command to run, shown to the user as a shell-like line.
 #[derive(Debug, Clone)]
@@ -125,6 +134,49 @@ impl Cmd {
         Ok(())
     }
 
+    /// Runs with the terminal's stdin, passing every line of stdout and of stderr through
+    /// `on_line` as it arrives (lines that are not UTF-8 are shown lossily, never dropped);
+    /// fails on a non-zero exit.
+    pub fn run_streams(&self, mut on_line: impl FnMut(Stream, &str)) -> Result<()> {
+        let mut child = self
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.spawn_error(e))?;
+        let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().expect("stdout is piped"));
+        let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().expect("stderr is piped"));
+        let (sender, lines) = mpsc::channel();
+        // One reader per pipe, so a program that fills one while we wait on the other can't
+        // stall; the lines meet here in the order they came.
+        thread::scope(|scope| {
+            for (stream, pipe) in [(Stream::Stdout, stdout), (Stream::Stderr, stderr)] {
+                let sender = sender.clone();
+                scope.spawn(move || {
+                    for line in BufReader::new(pipe).split(b'\n') {
+                        let Ok(mut line) = line else { break };
+                        if line.last() == Some(&b'\r') {
+                            line.pop();
+                        }
+                        let line = String::from_utf8_lossy(&line).into_owned();
+                        if sender.send((stream, line)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(sender);
+            for (stream, line) in lines {
+                on_line(stream, &line);
+            }
+        });
+        let status = child.wait().with_context(|| format!("`{self}` was lost"))?;
+        if !status.success() {
+            bail!("`{self}` failed ({status})");
+        }
+        Ok(())
+    }
+
     /// Runs capturing stdout and stderr, whatever the exit status.
     pub fn output(&self) -> Result<Output> {
         self.command()
@@ -211,6 +263,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("exit status: 4"), "{err}");
+    }
+
+    #[test]
+    fn run_streams_sees_both_outputs_in_full_and_the_exit_status() {
+        let mut seen = Vec::new();
+        let err = Cmd::new("sh")
+            .args(["-c", "echo out; echo err >&2; printf 'no newline'; exit 5"])
+            .run_streams(|stream, line| seen.push((stream, line.to_owned())))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exit status: 5"), "{err}");
+        seen.sort_by_key(|(stream, _)| *stream == Stream::Stderr);
+        assert_eq!(
+            seen,
+            [
+                (Stream::Stdout, "out".to_owned()),
+                (Stream::Stdout, "no newline".to_owned()),
+                (Stream::Stderr, "err".to_owned()),
+            ]
+        );
     }
 
     #[test]
