@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use crate::replacement::{create_only, path_matches};
+use crate::replacement::{conditional_create_only, create_only, path_matches};
 use crate::{
     ChangeKind, NamedChange, PropertyChange, Replacement, ResourceChange, StackReview, StackStatus,
     security,
@@ -28,7 +28,13 @@ pub fn compare(stack: &str, old: Option<&Value>, new: Option<&Value>) -> StackRe
             _ => {}
         }
     }
-    let security = security::changes(old_resources, new_resources);
+    let mut security = security::changes(old_resources, new_resources);
+    if new.is_none() {
+        // The whole stack goes: no guard it removes leaves anything open.
+        for change in &mut security {
+            change.access = crate::Access::Narrowed;
+        }
+    }
     let outputs = named_changes(section(before, "Outputs"), section(after, "Outputs"));
     let parameters = named_changes(section(before, "Parameters"), section(after, "Parameters"));
     // A whole stack added or removed: its description and version aren't news.
@@ -99,6 +105,7 @@ fn modified(id: &str, old: &Value, new: &Value) -> ResourceChange {
     let new_type = resource_type(new);
     let type_changed = resource_type(old) != new_type;
     let table = create_only(new_type);
+    let conditional = conditional_create_only(new_type);
     let mut properties = Vec::new();
 
     let empty = Map::new();
@@ -123,6 +130,9 @@ fn modified(id: &str, old: &Value, new: &Value) -> ResourceChange {
                 None => Replacement::Unknown,
                 Some(pointers) if pointers.iter().any(|p| path_matches(&path, p)) => {
                     Replacement::Yes
+                }
+                Some(_) if conditional.iter().any(|p| path_matches(&path, p)) => {
+                    Replacement::Conditional
                 }
                 Some(_) => Replacement::No,
             }
@@ -165,8 +175,11 @@ fn modified(id: &str, old: &Value, new: &Value) -> ResourceChange {
     }
     properties.sort_by(|a, b| a.path.cmp(&b.path));
 
-    let replacement = if properties.iter().any(|p| p.replacement == Replacement::Yes) {
+    let any = |r: Replacement| properties.iter().any(|p| p.replacement == r);
+    let replacement = if any(Replacement::Yes) {
         Replacement::Yes
+    } else if any(Replacement::Conditional) {
+        Replacement::Conditional
     } else if properties
         .iter()
         .any(|p| p.replacement == Replacement::Unknown)

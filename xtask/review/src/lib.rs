@@ -60,7 +60,8 @@ pub struct Review {
 /// Which changes fail a CI check (`--fail-on`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailOn {
-    /// A resource is replaced: a create-only property changed, or its type did.
+    /// A resource is or may be replaced: a create-only or conditionally create-only property
+    /// changed, or its type did.
     Replacement,
     /// Anything in the security section.
     Security,
@@ -89,7 +90,7 @@ impl Review {
                 .stacks
                 .iter()
                 .flat_map(|s| &s.resources)
-                .any(|r| r.replacement == Replacement::Yes),
+                .any(|r| r.replaces()),
             FailOn::Security => self.stacks.iter().any(|s| !s.security.is_empty()),
             FailOn::Any => !self.is_empty(),
         }
@@ -159,6 +160,9 @@ pub enum Replacement {
     No,
     /// The type changed, or a property listed in the type's `createOnlyProperties`.
     Yes,
+    /// A property listed in the type's `conditionalCreateOnlyProperties` changed: whether
+    /// CloudFormation replaces depends on the change (a DynamoDB table's `KeySchema`).
+    Conditional,
     /// The type is not in the generated table (`cargo xtask codegen` regenerates it).
     Unknown,
 }
@@ -169,10 +173,21 @@ pub struct ResourceChange {
     /// The type in head (in base for a removed resource).
     pub resource_type: String,
     pub change: ChangeKind,
-    /// `yes` if any property change replaces the resource, or its type changed.
+    /// `yes` if any property change replaces the resource, or its type changed; else
+    /// `conditional` if one may; else `unknown` if the type isn't in the table.
     pub replacement: Replacement,
     /// What changed in a modified resource; empty for added and removed ones.
     pub properties: Vec<PropertyChange>,
+}
+
+impl ResourceChange {
+    /// Whether the change replaces the resource, or may (`Conditional`).
+    pub fn replaces(&self) -> bool {
+        matches!(
+            self.replacement,
+            Replacement::Yes | Replacement::Conditional
+        )
+    }
 }
 
 /// One changed value inside a resource.
@@ -411,9 +426,7 @@ impl Summary {
                 match resource.change {
                     ChangeKind::Added => summary.added += 1,
                     ChangeKind::Removed => summary.removed += 1,
-                    ChangeKind::Modified if resource.replacement == Replacement::Yes => {
-                        summary.replacements += 1
-                    }
+                    ChangeKind::Modified if resource.replaces() => summary.replacements += 1,
                     ChangeKind::Modified => summary.modified += 1,
                 }
             }

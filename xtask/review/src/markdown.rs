@@ -35,22 +35,27 @@ pub(crate) fn render(review: &Review) -> String {
         .stacks
         .iter()
         .flat_map(|s| s.resources.iter().map(move |r| (s, r)))
-        .filter(|(_, r)| r.replacement == Replacement::Yes)
+        .filter(|(_, r)| r.replaces())
         .collect();
     if !replaced.is_empty() {
         out.push_str("\n### Replacements\n\n");
-        out.push_str("| Stack | Logical ID | Type | Replaced because of |\n");
-        out.push_str("| --- | --- | --- | --- |\n");
+        out.push_str("| Stack | Logical ID | Type | Replaced | Because of |\n");
+        out.push_str("| --- | --- | --- | --- | --- |\n");
         for (stack, resource) in replaced {
             let because: Vec<String> = resource
                 .properties
                 .iter()
-                .filter(|p| p.replacement == Replacement::Yes)
+                .filter(|p| p.replacement == resource.replacement)
                 .map(|p| code(&p.path))
                 .collect();
+            let replaced = if resource.replacement == Replacement::Yes {
+                "**yes**"
+            } else {
+                "may be"
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} |",
+                "| {} | {} | {} | {replaced} | {} |",
                 code(&stack.stack),
                 code(&resource.logical_id),
                 code(&resource.resource_type),
@@ -117,8 +122,8 @@ fn stack_markdown(stack: &StackReview, out: &mut String) {
         out.push_str("| | Logical ID | Type | Changes |\n");
         out.push_str("| --- | --- | --- | --- |\n");
         // Replacements first, then additions, modifications, removals.
-        let order = |r: &&ResourceChange| match (r.replacement, r.change) {
-            (Replacement::Yes, _) => 0,
+        let order = |r: &&ResourceChange| match (r.replaces(), r.change) {
+            (true, _) => 0,
             (_, ChangeKind::Added) => 1,
             (_, ChangeKind::Modified) => 2,
             (_, ChangeKind::Removed) => 3,
@@ -170,6 +175,11 @@ fn named_list(changes: &[NamedChange]) -> String {
 
 fn changes_cell(resource: &ResourceChange) -> String {
     let mut lines: Vec<String> = Vec::new();
+    match resource.change {
+        ChangeKind::Added => lines.push("added".to_owned()),
+        ChangeKind::Removed => lines.push("removed".to_owned()),
+        ChangeKind::Modified => {}
+    }
     if resource.replacement == Replacement::Unknown {
         lines.push(pieces(&show::unknown_replacement(&resource.resource_type)));
     }

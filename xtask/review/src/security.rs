@@ -63,9 +63,19 @@ fn resource_changes(
     let new_statements = new_type
         .zip(new_props)
         .map_or_else(Vec::new, |(t, p)| statements(t, p));
-    for (statement, sign) in set_difference(&old_statements, &new_statements) {
+    let difference = set_difference(&old_statements, &new_statements);
+    let removed: Vec<&Statement> = difference
+        .iter()
+        .filter(|(_, sign)| *sign == ChangeKind::Removed)
+        .map(|(s, _)| s)
+        .collect();
+    for (statement, sign) in difference.clone() {
         let allow = statement.effect == "Allow";
         let access = match (sign, statement.effect.as_str()) {
+            // What a removed statement allowed, or less (an action dropped from a list).
+            (ChangeKind::Added, _) if allow && removed.iter().any(|r| covers(r, &statement)) => {
+                Access::Narrowed
+            }
             (ChangeKind::Added, _) if allow => Access::Widened,
             (ChangeKind::Removed, _) if allow => Access::Narrowed,
             (ChangeKind::Added, "Deny") => Access::Narrowed,
@@ -155,6 +165,21 @@ fn grant<T>(old: &Option<T>, new: &Option<T>, guard: bool) -> (ChangeKind, Acces
         (Some(_), None) => (ChangeKind::Removed, less),
         (Some(_), Some(_)) => (ChangeKind::Modified, Access::Changed),
     }
+}
+
+/// Whether `wide` allows everything `narrow` does: same document, effect, principals and
+/// condition, and each list of `narrow` within `wide`'s (wildcards are not expanded).
+fn covers(wide: &Statement, narrow: &Statement) -> bool {
+    let within = |n: &[String], w: &[String]| n.iter().all(|x| w.contains(x));
+    wide.policy == narrow.policy
+        && wide.effect == narrow.effect
+        && wide.principals == narrow.principals
+        && wide.not_principals == narrow.not_principals
+        && wide.not_actions == narrow.not_actions
+        && wide.not_resources == narrow.not_resources
+        && wide.condition == narrow.condition
+        && within(&narrow.actions, &wide.actions)
+        && within(&narrow.resources, &wide.resources)
 }
 
 /// Items only in `old` (removed) and only in `new` (added), counting duplicates.

@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// Values longer than this are cut, with `…`.
-const MAX_VALUE_CHARS: usize = 80;
+const MAX_VALUE_CHARS: usize = 100;
 
 pub(crate) enum Piece {
     Text(String),
@@ -25,19 +25,51 @@ fn c(s: impl Into<String>) -> Piece {
     Piece::Code(s.into())
 }
 
-/// A value as compact JSON with intrinsics rendered, cut when long; `absent` for none.
-pub(crate) fn value(v: Option<&Value>) -> Piece {
-    match v {
+/// Old and new value as compact JSON with intrinsics rendered (`absent` for none); long ones
+/// cut around where they first differ, so the difference shows.
+fn values(old: Option<&Value>, new: Option<&Value>) -> (Piece, Piece) {
+    let (a, b) = (
+        old.map(|v| compact(v).to_string()),
+        new.map(|v| compact(v).to_string()),
+    );
+    let start = match (&a, &b) {
+        (Some(a), Some(b)) => {
+            let same = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+            // Some context before the first difference.
+            same.saturating_sub(MAX_VALUE_CHARS / 4)
+        }
+        _ => 0,
+    };
+    let show = |v: Option<String>| match v {
         None => t("absent"),
-        Some(v) => c(truncate(&compact(v).to_string())),
-    }
+        Some(s) if start == 0 => c(truncate(&s)),
+        Some(s) => {
+            let tail: String = s.chars().skip(start).collect();
+            let cut = cut_end(&tail, MAX_VALUE_CHARS - 1);
+            c(format!("…{cut}"))
+        }
+    };
+    (show(a), show(b))
 }
 
+/// Cut in the middle when long: both ends of an ARN or a list say the most.
 pub(crate) fn truncate(s: &str) -> String {
-    if s.chars().count() <= MAX_VALUE_CHARS {
+    let count = s.chars().count();
+    if count <= MAX_VALUE_CHARS {
         return s.to_owned();
     }
-    let mut cut: String = s.chars().take(MAX_VALUE_CHARS - 1).collect();
+    let head = MAX_VALUE_CHARS / 2;
+    let tail = MAX_VALUE_CHARS - head - 1;
+    let start: String = s.chars().take(head).collect();
+    let end: String = s.chars().skip(count - tail).collect();
+    format!("{start}…{end}")
+}
+
+fn cut_end(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut cut: String = s.chars().take(max - 1).collect();
     cut.push('…');
     cut
 }
@@ -47,22 +79,19 @@ pub(crate) fn sign(change: ChangeKind, replacement: Replacement) -> &'static str
         (ChangeKind::Added, _) => "+",
         (ChangeKind::Removed, _) => "-",
         (ChangeKind::Modified, Replacement::Yes) => "-/+",
+        (ChangeKind::Modified, Replacement::Conditional) => "-/+?",
         (ChangeKind::Modified, _) => "~",
     }
 }
 
 /// `Code.S3Key: "a.zip" → "b.zip" (replaces)`.
 pub(crate) fn property(change: &PropertyChange) -> Vec<Piece> {
-    let mut pieces = vec![
-        c(change.path.clone()),
-        t(": "),
-        value(change.old.as_ref()),
-        t(" → "),
-        value(change.new.as_ref()),
-    ];
+    let (old, new) = values(change.old.as_ref(), change.new.as_ref());
+    let mut pieces = vec![c(change.path.clone()), t(": "), old, t(" → "), new];
     match change.replacement {
         Replacement::Yes => pieces.push(t(" (replaces)")),
-        Replacement::Unknown => pieces.push(t(" (may replace)")),
+        Replacement::Conditional => pieces.push(t(" (may replace)")),
+        Replacement::Unknown => pieces.push(t(" (replacement unknown)")),
         Replacement::No => {}
     }
     pieces
@@ -174,7 +203,14 @@ fn authorizer(a: &Authorizer) -> Vec<Piece> {
         pieces.extend([t(" on "), joined(&a.identity_source)]);
     }
     if let Some(uri) = &a.uri {
-        pieces.extend([t(" by "), c(truncate(uri))]);
+        // A Lambda authorizer's URI says which function in the middle of boilerplate.
+        let function = uri
+            .split_once(":lambda:path/2015-03-31/functions/")
+            .and_then(|(_, rest)| rest.strip_suffix("/invocations"));
+        match function {
+            Some(function) => pieces.extend([t(" by function "), c(function)]),
+            None => pieces.extend([t(" by "), c(truncate(uri))]),
+        }
     }
     pieces.push(t(")"));
     pieces

@@ -43,7 +43,8 @@ impl Paint {
     fn change(&self, change: ChangeKind, replacement: Replacement, text: &str) -> String {
         match (change, replacement) {
             (ChangeKind::Added, _) => self.green(text),
-            (ChangeKind::Removed, _) | (ChangeKind::Modified, Replacement::Yes) => self.red(text),
+            (ChangeKind::Removed, _)
+            | (ChangeKind::Modified, Replacement::Yes | Replacement::Conditional) => self.red(text),
             (ChangeKind::Modified, _) => self.yellow(text),
         }
     }
@@ -117,10 +118,8 @@ fn stack_text(paint: &Paint, stack: &StackReview, out: &mut String) {
             );
         }
     }
-    let (replaced, others): (Vec<&ResourceChange>, Vec<&ResourceChange>) = stack
-        .resources
-        .iter()
-        .partition(|r| r.replacement == Replacement::Yes);
+    let (replaced, others): (Vec<&ResourceChange>, Vec<&ResourceChange>) =
+        stack.resources.iter().partition(|r| r.replaces());
     if !replaced.is_empty() {
         let _ = writeln!(out, "  {}", paint.bold("Replacements"));
         for resource in replaced {
@@ -159,7 +158,10 @@ fn resource_text(paint: &Paint, resource: &ResourceChange, out: &mut String) {
     }
     for property in &resource.properties {
         let line = plain(&show::property(property));
-        let line = if property.replacement == Replacement::Yes {
+        let line = if matches!(
+            property.replacement,
+            Replacement::Yes | Replacement::Conditional
+        ) {
             paint.red(&line)
         } else {
             line
