@@ -328,11 +328,14 @@ pub struct RouteAuthorization {
     pub api_key_required: bool,
 }
 
-/// The JSON format: the review with its version, as `render(…, Format::Json, …)` writes it.
+/// Infrastructure changes between two revisions, per stack, as `cargo xtask diff --format
+/// json` writes them. Fields may be added within a version; `version` changes when one changes
+/// meaning or goes away.
 #[derive(Serialize, Deserialize, JsonSchema)]
-#[serde(rename = "Review", deny_unknown_fields)]
+#[serde(rename = "Review")]
 struct Document {
     /// The format's version: 1.
+    #[schemars(range(min = 1, max = 1))]
     version: u32,
     /// What the templates are compared against (a git ref, a deployed stack, a file).
     base: String,
