@@ -14,6 +14,7 @@ mod show;
 mod text;
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -45,6 +46,12 @@ pub enum Error {
         resource_type: String,
         path: PathBuf,
     },
+    #[error("unknown {what} `{value}`: expected one of {expected}")]
+    Choice {
+        what: &'static str,
+        value: String,
+        expected: &'static str,
+    },
 }
 
 /// Every stack's changes between two revisions.
@@ -74,6 +81,42 @@ pub enum Format {
     Text,
     Markdown,
     Json,
+}
+
+impl FromStr for FailOn {
+    type Err = Error;
+
+    /// `replacement`, `security` or `any`, as `--fail-on` takes them.
+    fn from_str(value: &str) -> Result<Self, Error> {
+        match value {
+            "replacement" => Ok(FailOn::Replacement),
+            "security" => Ok(FailOn::Security),
+            "any" => Ok(FailOn::Any),
+            _ => Err(Error::Choice {
+                what: "--fail-on",
+                value: value.to_owned(),
+                expected: "replacement, security, any",
+            }),
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = Error;
+
+    /// `text`, `markdown` or `json`, as `--format` takes them.
+    fn from_str(value: &str) -> Result<Self, Error> {
+        match value {
+            "text" => Ok(Format::Text),
+            "markdown" => Ok(Format::Markdown),
+            "json" => Ok(Format::Json),
+            _ => Err(Error::Choice {
+                what: "--format",
+                value: value.to_owned(),
+                expected: "text, markdown, json",
+            }),
+        }
+    }
 }
 
 impl Review {

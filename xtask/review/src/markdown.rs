@@ -13,6 +13,10 @@ use crate::{
 /// The marker the PR workflow looks for to update its one comment.
 pub const MARKER: &str = "<!-- wsecho-diff -->";
 
+/// Room for the stacks' tables: GitHub's limit on a comment is 65536 characters; the rest is
+/// for the closing lines.
+const MAX_COMMENT_LEN: usize = 60_000;
+
 /// More changes than this in one resource go in a `<details>` block.
 const FOLD_AFTER: usize = 4;
 
@@ -41,6 +45,7 @@ pub(crate) fn render(review: &Review) -> String {
         out.push_str("\n### Replacements\n\n");
         out.push_str("| Stack | Logical ID | Type | Replaced | Because of |\n");
         out.push_str("| --- | --- | --- | --- | --- |\n");
+        let mut rows = Vec::new();
         for (stack, resource) in replaced {
             let because: Vec<String> = resource
                 .properties
@@ -53,26 +58,33 @@ pub(crate) fn render(review: &Review) -> String {
             } else {
                 "may be"
             };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {replaced} | {} |",
+            rows.push(format!(
+                "| {} | {} | {} | {replaced} | {} |\n",
                 code(&stack.stack),
                 code(&resource.logical_id),
                 code(&resource.resource_type),
                 because.join(", ")
-            );
+            ));
         }
+        push_rows(&mut out, rows, review);
     }
 
-    let security: Vec<_> = review
+    let mut security: Vec<_> = review
         .stacks
         .iter()
         .flat_map(|s| s.security.iter().map(move |c| (s, c)))
         .collect();
+    // What to look at first: widened access, then changed, then narrowed.
+    security.sort_by_key(|(_, c)| match c.access {
+        Access::Widened => 0,
+        Access::Changed => 1,
+        Access::Narrowed => 2,
+    });
     if !security.is_empty() {
         out.push_str("\n### Security changes\n\n");
         out.push_str("| | Access | Stack | Logical ID | Type | Change |\n");
         out.push_str("| --- | --- | --- | --- | --- | --- |\n");
+        let mut rows = Vec::new();
         for (stack, change) in security {
             let sign = match change.change {
                 ChangeKind::Added => "+",
@@ -84,20 +96,37 @@ pub(crate) fn render(review: &Review) -> String {
                 Access::Narrowed => "narrowed",
                 Access::Changed => "changed",
             };
-            let _ = writeln!(
-                out,
-                "| {} | {access} | {} | {} | {} | {} |",
+            rows.push(format!(
+                "| {} | {access} | {} | {} | {} | {} |\n",
                 code(sign),
                 code(&stack.stack),
                 code(&change.logical_id),
                 code(&change.resource_type),
                 pieces(&show::security(change))
-            );
+            ));
         }
+        push_rows(&mut out, rows, review);
     }
 
+    // GitHub refuses comments over 65536 characters: stacks that don't fit are named, not
+    // shown (replacements and security changes, above, always are).
+    let mut left_out = Vec::new();
     for stack in review.stacks.iter().filter(|s| !s.is_empty()) {
-        stack_markdown(stack, &mut out);
+        let mut section = String::new();
+        stack_markdown(stack, &mut section);
+        if left_out.is_empty() && out.len() + section.len() <= MAX_COMMENT_LEN {
+            out.push_str(&section);
+        } else {
+            left_out.push(code(&stack.stack));
+        }
+    }
+    if !left_out.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNot shown, to fit a comment: {}; {}.",
+            left_out.join(", "),
+            see_all(review)
+        );
     }
     let unchanged: Vec<String> = review
         .stacks
@@ -109,6 +138,35 @@ pub(crate) fn render(review: &Review) -> String {
         let _ = writeln!(out, "\nUnchanged: {}.", unchanged.join(", "));
     }
     out
+}
+
+/// Where to read what a full comment leaves out.
+fn see_all(review: &Review) -> String {
+    format!(
+        "{} shows everything",
+        code(&format!("cargo xtask diff --base {}", review.base))
+    )
+}
+
+/// A table's rows, as many as fit the comment.
+fn push_rows(out: &mut String, rows: Vec<String>, review: &Review) {
+    let total = rows.len();
+    let mut shown = 0;
+    for row in rows {
+        if out.len() + row.len() > MAX_COMMENT_LEN {
+            break;
+        }
+        out.push_str(&row);
+        shown += 1;
+    }
+    if shown < total {
+        let _ = writeln!(
+            out,
+            "\n{} more rows not shown, to fit a comment; {}.",
+            total - shown,
+            see_all(review)
+        );
+    }
 }
 
 fn stack_markdown(stack: &StackReview, out: &mut String) {

@@ -138,3 +138,27 @@ fn a_new_stack_lists_its_grants() {
         .count();
     assert_eq!(trusts, roles);
 }
+
+#[test]
+fn the_markdown_of_many_new_stacks_fits_a_github_comment() {
+    // Every snapshot, added three times over under other names: more than a comment holds.
+    let mut stacks = Vec::new();
+    for copy in 0..3 {
+        for (name, template) in snapshots() {
+            stacks.push(compare(&format!("{name}-{copy}"), None, Some(&template)));
+        }
+    }
+    let review = review::Review {
+        base: "main".to_owned(),
+        head: "HEAD".to_owned(),
+        stacks,
+    };
+    let md = review::render(&review, review::Format::Markdown, false);
+    assert!(md.len() < 65_536, "{}", md.len());
+    assert!(md.contains("Not shown, to fit a comment"), "{md}");
+    assert!(
+        md.contains("`cargo xtask diff --base main` shows everything"),
+        "{md}"
+    );
+    assert!(md.contains("more rows not shown"), "{md}");
+}
