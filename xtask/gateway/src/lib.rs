@@ -49,6 +49,7 @@ mod tasks;
 mod template;
 mod throttle;
 mod unpack;
+mod watchdog;
 mod websocket;
 
 use std::collections::BTreeMap;

@@ -18,6 +18,7 @@ use crate::ids;
 use crate::log::log;
 use crate::runtime::{Invocation, Outcome, RuntimeApi};
 use crate::template::FunctionSpec;
+use crate::watchdog;
 
 /// Lambda gives a runtime 10 s to initialise before its first invocation.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -349,6 +350,8 @@ impl Pool {
         let group = child
             .id()
             .and_then(|pid| rustix::process::Pid::from_raw(pid as i32));
+        // Killed by the watchdog if the gateway dies before it (SIGKILL, a crash).
+        let watched = child.id().map(watchdog::watch);
         tokio::spawn(async move {
             let status = tokio::select! {
                 status = child.wait() => status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
@@ -360,6 +363,7 @@ impl Pool {
             };
             // What it forked dies with it (a crashed process's children too).
             kill_group(group);
+            drop(watched);
             let init = init_error.lock().expect("not poisoned").take();
             let status = match init {
                 Some(init) => format!("{status} after an init error: {init}"),

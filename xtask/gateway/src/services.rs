@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -27,6 +28,7 @@ use crate::iam::{self, Credentials};
 use crate::intrinsics;
 use crate::log::log;
 use crate::template::ACCOUNT;
+use crate::watchdog::{self, Watched};
 
 pub(crate) const TABLE_TYPE: &str = "AWS::DynamoDB::Table";
 pub(crate) const SECRET_TYPE: &str = "AWS::SecretsManager::Secret";
@@ -366,40 +368,15 @@ impl Running {
     }
 }
 
-/// Runs moto (`$0`, its arguments after) so that it dies with the gateway, even one killed
-/// with SIGKILL: a watcher forked first blocks on stdin, a pipe whose only write end the
-/// gateway holds (std's pipes are close-on-exec, so no other child inherits it); the kernel
-/// closes it when the gateway exits however it exits, and the watcher then kills moto. The
-/// shell then execs moto itself, so the child's pid is moto's (`Running::pid`, which `dev` uses
-/// to stop a moto an earlier run left).
-///
-/// Why not `PR_SET_PDEATHSIG`: it needs `unsafe` in `pre_exec` (the workspace forbids it) or a
-/// launcher, and it fires when the *thread* that spawned the child ends, not the process: the
-/// gateway may start moto from a blocking-pool thread that exits while the gateway runs on.
-///
-/// Background jobs of a non-interactive shell get /dev/null as stdin, so the pipe is passed on
-/// fd 3. When the pipe closes because the gateway stopped moto itself (killed and reaped it
-/// first), the watcher has been reparented and leaves its pid alone: it kills only while moto
-/// is still its parent (read from /proc on Linux; elsewhere it kills, as moto is then either
-/// gone or the gateway's).
-const WATCHDOG: &str = r#"moto=$$
-exec 3<&0
-(
-  cat >/dev/null
-  read -r _ _ _ parent _ </proc/self/stat 2>/dev/null
-  if [ -z "$parent" ] || [ "$parent" = "$moto" ]; then kill -KILL "$moto"; fi
-) <&3 3<&- &
-exec "$0" "$@" </dev/null 3<&-
-"#;
-
-/// A moto server on 127.0.0.1, killed when dropped (and when the gateway's process ends:
-/// [`WATCHDOG`]).
+/// A moto server on 127.0.0.1, killed when dropped, and by the watchdog if the gateway's
+/// process ends first.
 struct Moto {
-    /// Its stdin is the watchdog's pipe: kept open as long as moto should run.
     child: Child,
     /// `http://127.0.0.1:PORT`.
     endpoint: String,
     addr: SocketAddr,
+    /// Listed until moto is killed and reaped (dropped after `child`).
+    _watched: Option<Watched>,
 }
 
 impl Drop for Moto {
@@ -425,14 +402,13 @@ impl Moto {
             std::fs::create_dir_all(dir).map_err(start_error)?;
         }
         let log_file = std::fs::File::create(log).map_err(start_error)?;
-        // The shell would only say so in the log: checked here to name the path.
-        std::fs::metadata(path).map_err(start_error)?;
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(WATCHDOG)
-            .arg(path)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::piped())
+        let mut cmd = Command::new(path);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // Its own group, which the watchdog kills if the gateway dies first; and out of
+            // the terminal's, so Ctrl-C reaches the gateway only, which stops moto after the
+            // connections' `$disconnect` (which may still use it).
+            .process_group(0)
+            .stdin(Stdio::null())
             .stdout(log_file.try_clone().map_err(start_error)?)
             .stderr(log_file);
         // moto is a boto program too: none of the developer's AWS settings reach it.
@@ -446,6 +422,7 @@ impl Moto {
         let child = cmd.spawn().map_err(start_error)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut moto = Moto {
+            _watched: Some(watchdog::watch(child.id())),
             child,
             endpoint: format!("http://{addr}"),
             addr,

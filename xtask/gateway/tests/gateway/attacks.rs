@@ -1261,7 +1261,7 @@ async fn gone_within(pid: u32, limit: Duration) -> bool {
 
 #[tokio::test]
 #[ignore = "needs moto_server: `cargo xtask test` provides it"]
-async fn a_gateway_killed_with_sigkill_leaves_neither_moto_nor_functions_behind() {
+async fn a_gateway_killed_with_sigkill_leaves_no_process_behind() {
     bounded(async {
         let asm =
             crate::services::with_table_and_secret(Assembly::standard("attack-sigkill")).write();
@@ -1269,19 +1269,29 @@ async fn a_gateway_killed_with_sigkill_leaves_neither_moto_nor_functions_behind(
         let moto = apart.moto.expect("the template has a table: moto runs");
         let mut client = connect(&apart.url).await;
         let function: u32 = pid_of(&mut client).await.parse().unwrap();
-        assert!(!process_gone(moto) && !process_gone(function));
+        send(
+            &mut client,
+            serde_json::json!({"action": "echo", "do": "fork"}).to_string(),
+        )
+        .await;
+        let grandchild: u32 = next_text(&mut client).await.parse().unwrap();
+        for pid in [moto, function, grandchild] {
+            assert!(!process_gone(pid), "{pid} runs");
+        }
 
         apart.kill();
-        // Neither moto (its watchdog's pipe closed with the gateway) nor the function (its
-        // Runtime API gone) runs on.
-        assert!(
-            gone_within(moto, Duration::from_secs(5)).await,
-            "moto (pid {moto}) outlived its gateway's SIGKILL by 5 s"
-        );
-        assert!(
-            gone_within(function, Duration::from_secs(5)).await,
-            "function process {function} outlived its gateway's SIGKILL by 5 s"
-        );
+        // None of them runs on: the watchdog's pipe closed with the gateway, and it killed
+        // moto's and the function's process groups.
+        for (what, pid) in [
+            ("moto", moto),
+            ("the function process", function),
+            ("what the function forked", grandchild),
+        ] {
+            assert!(
+                gone_within(pid, Duration::from_secs(5)).await,
+                "{what} (pid {pid}) outlived its gateway's SIGKILL by 5 s"
+            );
+        }
     })
     .await;
 }
