@@ -20,7 +20,9 @@
 //!   headers arrive within seconds and fit 10 KB, a bounded number of connections; the stage's
 //!   per-route throttling when asked for. Beyond loopback, `@connections` needs the run's
 //!   credentials.
-//! - [`stop_requested`]: Ctrl-C, SIGTERM or SIGHUP, each of which stops [`serve`].
+//! - [`stop_requested`]: Ctrl-C, SIGTERM or SIGHUP, each of which stops [`serve`]. Nothing it
+//!   runs outlives its process, even one killed with SIGKILL: a watchdog then kills the
+//!   function processes, what they forked, and moto.
 //! - [`log`]: the gateway's lines on stderr; whoever prints beside it writes through it.
 //! - [`runtime`]: the Lambda Runtime API host, usable on its own (the functions' binary tests).
 

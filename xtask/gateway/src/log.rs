@@ -3,7 +3,7 @@
 //! Lines go to a buffer that one writer thread empties: under load a single `write` carries
 //! many lines (a write per line was a large share of the gateway's CPU per echo), and a slow
 //! terminal never stalls the event loop. An idle gateway's lines appear within milliseconds.
-//! Whoever prints beside the gateway (`cargo xtask dev --watch`) writes through [`line`] too,
+//! Whoever prints beside the gateway (`cargo xtask dev --watch`) writes through [`line()`] too,
 //! so lines never interleave.
 
 use std::io::Write;

@@ -305,8 +305,9 @@ impl Pool {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             // Out of the terminal's process group: Ctrl-C reaches the gateway only, which then
-            // runs `$disconnect` for open connections before stopping the functions itself. A
-            // process the gateway cannot stop exits by itself once its Runtime API is gone.
+            // runs `$disconnect` for open connections before stopping the functions itself. If
+            // the gateway dies first, the watchdog kills the group (and the process would exit
+            // by itself once its Runtime API is gone).
             .process_group(0);
         let started = Instant::now();
         let mut attempt = 0;

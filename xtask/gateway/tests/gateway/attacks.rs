@@ -1,6 +1,9 @@
 //! The gateway attacked from outside, as a web page, a careless client or a hostile one
 //! would: foreign origins and rebound `Host`s, slowloris handshakes, oversized headers and
-//! URLs, more connections than allowed. Loopback only; every wait is bounded.
+//! URLs, more connections than allowed, bad frames, stalled readers, floods and throttling,
+//! misbehaving functions; and, with the gateway in a process of its own ([`Apart`]), its
+//! memory under a flood and what is left after a signal or SIGKILL. Loopback only; every wait
+//! is bounded.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
