@@ -19,6 +19,11 @@ pub fn create_only(resource_type: &str) -> Option<&'static [&'static str]> {
     lookup(CREATE_ONLY, resource_type)
 }
 
+/// The resource types the generated table holds, sorted.
+pub fn types() -> impl Iterator<Item = &'static str> {
+    CREATE_ONLY.iter().map(|(name, _)| *name)
+}
+
 /// The pointers of a type's conditionally create-only properties (changing one may replace
 /// the resource: a DynamoDB table's `KeySchema`); empty for types without any.
 pub fn conditional_create_only(resource_type: &str) -> &'static [&'static str] {
