@@ -51,7 +51,7 @@ pub(crate) fn render(review: &Review) -> String {
                 .properties
                 .iter()
                 .filter(|p| p.replacement == resource.replacement)
-                .map(|p| code(&p.path))
+                .map(|p| cell(&p.path))
                 .collect();
             let replaced = if resource.replacement == Replacement::Yes {
                 "**yes**"
@@ -60,9 +60,9 @@ pub(crate) fn render(review: &Review) -> String {
             };
             rows.push(format!(
                 "| {} | {} | {} | {replaced} | {} |\n",
-                code(&stack.stack),
-                code(&resource.logical_id),
-                code(&resource.resource_type),
+                cell(&stack.stack),
+                cell(&resource.logical_id),
+                cell(&resource.resource_type),
                 because.join(", ")
             ));
         }
@@ -98,10 +98,10 @@ pub(crate) fn render(review: &Review) -> String {
             };
             rows.push(format!(
                 "| {} | {access} | {} | {} | {} | {} |\n",
-                code(sign),
-                code(&stack.stack),
-                code(&change.logical_id),
-                code(&change.resource_type),
+                cell(sign),
+                cell(&stack.stack),
+                cell(&change.logical_id),
+                cell(&change.resource_type),
                 pieces(&show::security(change))
             ));
         }
@@ -192,9 +192,9 @@ fn stack_markdown(stack: &StackReview, out: &mut String) {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} |",
-                code(show::sign(resource.change, resource.replacement)),
-                code(&resource.logical_id),
-                code(&resource.resource_type),
+                cell(show::sign(resource.change, resource.replacement)),
+                cell(&resource.logical_id),
+                cell(&resource.resource_type),
                 changes_cell(resource)
             );
         }
@@ -263,15 +263,20 @@ fn pieces(pieces: &[Piece]) -> String {
         .iter()
         .map(|p| match p {
             Piece::Text(s) => text(s),
-            Piece::Code(s) => code(s),
+            Piece::Code(s) => cell(s),
         })
         .collect()
 }
 
-/// A code span that survives a table cell: as many backticks around it as it needs, pipes
-/// escaped (GitHub splits cells before it reads code spans), on one line.
-pub(crate) fn code(s: &str) -> String {
-    let s = s.replace(['\n', '\r'], " ").replace('|', "\\|");
+/// A code span in a table cell: pipes escaped, since GitHub splits a row into cells before it
+/// reads code spans (and unescapes `\|` inside them).
+fn cell(s: &str) -> String {
+    code(s).replace('|', "\\|")
+}
+
+/// A code span: as many backticks around it as it needs, on one line.
+fn code(s: &str) -> String {
+    let s = s.replace(['\n', '\r'], " ");
     let longest_run = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest_run + 1);
     // A span that starts or ends with a backtick needs a space, which CommonMark strips.

@@ -562,3 +562,19 @@ fn fail_on_and_format_parse_as_the_flags_spell_them() {
         "unknown --format `html`: expected one of text, markdown, json"
     );
 }
+
+#[test]
+fn markdown_outside_tables_keeps_pipes_and_backticks_as_written() {
+    let mut review = case("add");
+    review.base = "a|b".to_owned();
+    review.stacks[0].stack = "chat`dev".to_owned();
+    let md = render(&review, Format::Markdown, false);
+    let mut code = Vec::new();
+    for event in Parser::new_ext(&md, Options::ENABLE_TABLES) {
+        if let Event::Code(text) = event {
+            code.push(text.to_string());
+        }
+    }
+    assert!(code.iter().any(|c| c == "a|b"), "{code:?}\n{md}");
+    assert!(code.iter().any(|c| c == "chat`dev"), "{code:?}\n{md}");
+}
