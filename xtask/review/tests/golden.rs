@@ -182,6 +182,23 @@ fn cases() -> Vec<(&'static str, Review, [bool; 3])> {
             [false, true, true],
         ),
         (
+            "bucket_policy_public_read",
+            one(
+                Some(edited(|t| {
+                    t["Resources"]["Site"] = json!({"Type": "AWS::S3::Bucket"});
+                })),
+                Some(edited(|t| {
+                    t["Resources"]["Site"] = json!({"Type": "AWS::S3::Bucket"});
+                    t["Resources"]["SitePolicy"] = json!({"Type": "AWS::S3::BucketPolicy", "Properties": {
+                        "Bucket": {"Ref": "Site"},
+                        "PolicyDocument": {"Statement": {
+                            "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                            "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": ["Site", "Arn"]}, "/*"]]}}}}});
+                })),
+            ),
+            [false, true, true],
+        ),
+        (
             "authorizer_removed",
             modified(|t| {
                 t["Resources"].as_object_mut().unwrap().remove("Authorizer");
@@ -537,6 +554,17 @@ fn the_security_section_classifies_each_change() {
         kinds("route_auth_removed"),
         [(Modified, Widened, "route".to_owned())]
     );
+    assert_eq!(
+        kinds("bucket_policy_public_read"),
+        [(Added, Widened, "Allow s3:GetObject".to_owned())]
+    );
+    let review = case("bucket_policy_public_read");
+    let SecurityDetail::Statement(statement) = &review.stacks[0].security[0].detail else {
+        panic!("a statement");
+    };
+    assert_eq!(statement.policy, "PolicyDocument on ${Site}");
+    assert_eq!(statement.principals, ["*"]);
+    assert_eq!(statement.resources, ["${Site.Arn}/*"]);
     assert!(
         kinds("stack_removed")
             .iter()
