@@ -39,22 +39,65 @@ pub fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>, BundleError> {
         .into_inner())
 }
 
-/// The `bootstrap` a zip holds.
+/// Lambda's quota on a function's unzipped deployment package: a `bootstrap` beyond it could
+/// never deploy, and reading one (a zip bomb) must not exhaust memory.
+pub const MAX_UNZIPPED: u64 = 250 * 1024 * 1024;
+
+/// The `bootstrap` a zip holds, refused beyond [`MAX_UNZIPPED`].
 pub fn read_bootstrap(zip: impl Read + std::io::Seek) -> Result<Vec<u8>, BundleError> {
+    read_bootstrap_within(zip, MAX_UNZIPPED)
+}
+
+fn read_bootstrap_within(
+    zip: impl Read + std::io::Seek,
+    limit: u64,
+) -> Result<Vec<u8>, BundleError> {
     let mut archive = ZipArchive::new(zip).map_err(|e| BundleError(format!("not a zip: {e}")))?;
-    let mut entry = archive
+    let entry = archive
         .by_name(BOOTSTRAP)
         .map_err(|e| BundleError(format!("no `{BOOTSTRAP}` in the zip: {e}")))?;
+    let too_big = || {
+        BundleError(format!(
+            "`{BOOTSTRAP}` unzips to more than {limit} bytes (Lambda's limit for a function's \
+             unzipped package): rebuild it with `cargo xtask build`"
+        ))
+    };
+    // The declared size is checked first and the read bounded too: a header can lie.
+    if entry.size() > limit {
+        return Err(too_big());
+    }
     let mut binary = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
     entry
+        .take(limit + 1)
         .read_to_end(&mut binary)
         .map_err(|e| BundleError(format!("cannot unzip `{BOOTSTRAP}`: {e}")))?;
+    if binary.len() as u64 > limit {
+        return Err(too_big());
+    }
     Ok(binary)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bootstrap_beyond_the_limit_is_refused_before_it_is_read_whole() {
+        let bytes = zip_bootstrap(&[0u8; 2000]).unwrap();
+        assert_eq!(
+            read_bootstrap_within(Cursor::new(bytes.clone()), 2000)
+                .unwrap()
+                .len(),
+            2000
+        );
+        let err = read_bootstrap_within(Cursor::new(bytes), 1999)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("more than 1999 bytes") && err.contains("cargo xtask build"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn same_binary_same_bytes() {
