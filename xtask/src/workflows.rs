@@ -1,5 +1,6 @@
 //! Tests of the repository's GitHub workflows (`.github/workflows/`): actionlint finds nothing
-//! in them, and `ci.yml` runs what `.ci/run` runs, so the two CIs cannot drift apart.
+//! in them, `ci.yml` runs what `.ci/run` runs, so the two CIs cannot drift apart, and every
+//! `cargo xtask` command they run is one this CLI accepts.
 
 #![cfg(test)]
 
@@ -180,6 +181,83 @@ fn the_ci_workflow_runs_what_ci_run_runs() {
             "ci.yml runs `{line}`, which .ci/run does not: the two must run the same steps"
         );
     }
+}
+
+/// The arguments of a `cargo xtask …` line as the shell passes them: up to a redirection,
+/// pipe or `&&`, quotes removed (variables stay as written: a value is a value to clap).
+fn xtask_arguments(line: &str) -> Option<Vec<String>> {
+    let rest = line.strip_prefix("cargo xtask ")?;
+    Some(
+        rest.split_whitespace()
+            .take_while(|word| !word.starts_with(['>', '|', '&', ';']))
+            .map(|word| word.trim_matches(['"', '\'']).to_owned())
+            .collect(),
+    )
+}
+
+#[test]
+fn every_cargo_xtask_command_in_the_workflows_parses() {
+    use clap::Parser as _;
+    let mut checked = Vec::new();
+    for file in workflow_files(&workflows_dir()) {
+        let workflow = fs::read_to_string(&file).unwrap();
+        for line in workflow_run_lines(&workflow) {
+            let Some(args) = xtask_arguments(&line) else {
+                continue;
+            };
+            let parsed = crate::Cli::try_parse_from(
+                std::iter::once("cargo xtask".to_owned()).chain(args.iter().cloned()),
+            );
+            if let Err(e) = parsed {
+                panic!(
+                    "{}: `{line}` is not a command `cargo xtask` accepts:\n{e}",
+                    file.display()
+                );
+            }
+            checked.push(line);
+        }
+    }
+    // The PR workflow's diff is among them (a workflow that lost it would check nothing).
+    assert!(
+        checked.iter().any(|l| l.contains("diff --base")),
+        "no `cargo xtask diff --base` in the workflows: {checked:?}"
+    );
+}
+
+#[test]
+fn the_pr_workflow_finds_its_comment_by_the_marker_the_markdown_starts_with() {
+    let workflow = fs::read_to_string(workflows_dir().join("pr-diff.yml")).unwrap();
+    let marker = workflow
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("MARKER:"))
+        .map(|v| v.trim().trim_matches('"'))
+        .expect("pr-diff.yml sets MARKER");
+    assert_eq!(marker, review::MARKER);
+    let markdown = review::render(
+        &review::Review {
+            base: "main".into(),
+            head: "HEAD".into(),
+            stacks: Vec::new(),
+        },
+        review::Format::Markdown,
+        false,
+    );
+    assert!(markdown.starts_with(marker), "{markdown}");
+}
+
+#[test]
+fn xtask_arguments_stop_at_the_shell() {
+    assert_eq!(
+        xtask_arguments(r#"cargo xtask diff --base "$BASE_SHA" --format markdown > diff.md"#),
+        Some(vec![
+            "diff".to_owned(),
+            "--base".to_owned(),
+            "$BASE_SHA".to_owned(),
+            "--format".to_owned(),
+            "markdown".to_owned()
+        ])
+    );
+    assert_eq!(xtask_arguments("cargo fmt"), None);
 }
 
 #[test]

@@ -70,9 +70,19 @@ pub(crate) fn render(review: &Review, color: bool) -> String {
             summary.details()
         );
     }
-    for stack in &review.stacks {
+    for stack in review.stacks.iter().filter(|s| !s.is_empty()) {
         out.push('\n');
         stack_text(&paint, stack, &mut out);
+    }
+    // Unchanged stacks in one line: a review of every app and stage names them all.
+    let unchanged: Vec<&str> = review
+        .stacks
+        .iter()
+        .filter(|s| s.is_empty())
+        .map(|s| s.stack.as_str())
+        .collect();
+    if !unchanged.is_empty() {
+        let _ = writeln!(out, "\nUnchanged: {}.", unchanged.join(", "));
     }
     out
 }

@@ -67,19 +67,6 @@ fn table_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/create_only.rs")
 }
 
-/// With `REVIEW_REGENERATE=1`, writes `src/create_only.rs` for the snapshot templates' types
-/// (until `cargo xtask codegen` writes it for the model's); otherwise does nothing, so that
-/// `--include-ignored` never rewrites a checked-in file.
-#[test]
-#[ignore = "needs the pinned cfn-lint"]
-fn regenerate_the_table_for_the_snapshot_templates() {
-    if std::env::var_os("REVIEW_REGENERATE").is_none() {
-        return;
-    }
-    let source = review::replacement::generate(&schemas_dir(), &model_types()).unwrap();
-    fs::write(table_file(), source).unwrap();
-}
-
 #[test]
 #[ignore = "needs the pinned cfn-lint and rustfmt"]
 fn the_generated_table_is_as_rustfmt_leaves_it_for_every_type_cfn_lint_knows() {

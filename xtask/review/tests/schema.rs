@@ -17,15 +17,6 @@ fn the_checked_in_json_schema_is_current() {
     );
 }
 
-/// With `REVIEW_REGENERATE=1`, writes the schema (until `cargo xtask codegen` does); otherwise
-/// does nothing.
-#[test]
-fn regenerate_the_json_schema() {
-    if std::env::var_os("REVIEW_REGENERATE").is_some() {
-        fs::write(schema_file(), review::json_schema()).unwrap();
-    }
-}
-
 #[test]
 fn the_schema_documents_the_format() {
     let schema: serde_json::Value = serde_json::from_str(&review::json_schema()).unwrap();
