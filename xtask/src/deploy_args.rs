@@ -9,8 +9,10 @@ use clap::Args;
 
 use deploy::{
     AwsOptions, BootstrapOptions, DeployOptions, DestroyOptions, DiffOptions, GcOptions,
-    LogsOptions,
+    LogsOptions, Progress,
 };
+
+use crate::progress;
 
 /// Where and as whom to call AWS.
 #[derive(Debug, Clone, Args)]
@@ -68,7 +70,17 @@ impl DeployArgs {
             yes: self.yes,
             assets_bucket: self.assets_bucket.clone(),
             timeout: self.aws.timeout(),
+            progress: stack_progress(),
         }
+    }
+}
+
+/// The live view of stack events on a terminal; plain lines otherwise (`progress::enabled`).
+fn stack_progress() -> Progress {
+    if progress::enabled() {
+        Progress::Live
+    } else {
+        Progress::Plain
     }
 }
 
@@ -114,6 +126,7 @@ impl DestroyArgs {
             yes: self.yes,
             with_assets: self.with_assets,
             timeout: self.aws.timeout(),
+            progress: stack_progress(),
         }
     }
 }
@@ -133,6 +146,7 @@ impl BootstrapArgs {
             aws: self.aws.options(),
             yes: self.yes,
             timeout: self.aws.timeout(),
+            progress: stack_progress(),
         }
     }
 }

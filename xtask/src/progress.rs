@@ -240,6 +240,9 @@ mod tests {
         assert_eq!(Step::Done(String::new()).look(), Look::Good);
         assert_eq!(Step::Failed.look(), Look::Bad);
         assert_eq!(Step::Compiling { crates: 0 }.text(), "compiling");
-        assert_eq!(Step::Compiling { crates: 1 }.text(), "compiling (1 crate done)");
+        assert_eq!(
+            Step::Compiling { crates: 1 }.text(),
+            "compiling (1 crate done)"
+        );
     }
 }

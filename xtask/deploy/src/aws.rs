@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use crate::events::Progress;
 use crate::{Error, Result};
 
 /// Where and as whom to call AWS. Unset fields fall back to the environment the AWS CLI reads
@@ -47,6 +48,8 @@ pub struct Aws {
     /// call then says it expects the bucket to be that account's (`--expected-bucket-owner`),
     /// so a bucket name taken over by another account fails instead of receiving our code.
     bucket_owner: OnceLock<String>,
+    /// How stack operations show their events while they run (the command's option).
+    pub progress: Progress,
 }
 
 /// Who the credentials belong to.
@@ -96,6 +99,7 @@ impl Aws {
             endpoint_flag: opts.endpoint_url.clone(),
             env: opts.env.clone(),
             bucket_owner: OnceLock::new(),
+            progress: Progress::Plain,
         })
     }
 

@@ -11,7 +11,8 @@ use crate::{BootstrapOptions, Error, Result, confirm, login, requirements, stack
 /// Creates or updates the toolkit stack in `region` (the stage file's, unless the options say
 /// otherwise); returns the assets bucket's name.
 pub fn bootstrap(region: &str, opts: &BootstrapOptions) -> Result<String> {
-    let aws = Aws::new(&opts.aws, region)?;
+    let mut aws = Aws::new(&opts.aws, region)?;
+    aws.progress = opts.progress;
     let identity = login(&aws, toolkit::TOOLKIT_STACK, None)?;
     let bucket = bootstrap_with(&aws, &identity.account, opts.yes, opts.timeout)?;
     eprintln!("[bootstrap] assets bucket: {bucket}");

@@ -16,7 +16,8 @@ use assembly::StackInfo;
 /// Deletes the stack and waits for it to go. A stack that isn't there is not an error.
 pub fn destroy(stack_info: &StackInfo, opts: &DestroyOptions) -> Result<()> {
     let stack_name = stack_info.stack_name.as_str();
-    let aws = aws_for(&opts.aws, stack_info)?;
+    let mut aws = aws_for(&opts.aws, stack_info)?;
+    aws.progress = opts.progress;
     let identity = login(&aws, stack_name, Some(stack_info))?;
     let place = flow::place(&aws, &identity.account);
     // Refused before anything is deleted: --with-assets must not take code another stack

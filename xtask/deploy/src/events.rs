@@ -1,5 +1,6 @@
-//! Live progress: polls a stack's events and its status, prints each new event once
-//! (resource, status, reason, elapsed time), and keeps the failures to name the root cause.
+//! Live progress: polls a stack's events and its status, shows each new event once (a plain
+//! line: resource, status, reason, elapsed time; or, on a terminal, the live view of `live`),
+//! and keeps the failures to name the root cause.
 
 use std::collections::HashSet;
 use std::thread;
@@ -8,7 +9,18 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::aws::Aws;
+use crate::live::LiveView;
 use crate::{Error, Result};
+
+/// How a stack operation's events are shown while it runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Progress {
+    /// A line per event as it comes: for logs, pipes and CI.
+    #[default]
+    Plain,
+    /// For a terminal: a row per resource with its latest status, redrawn in place.
+    Live,
+}
 
 /// One stack event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +95,8 @@ pub struct Watcher<'a> {
     stack_statuses: HashSet<String>,
     failures: Vec<Event>,
     start: Instant,
+    /// The live view, once waiting starts (when `aws.progress` asks for it).
+    view: Option<LiveView>,
 }
 
 /// How long a terminal status without a matching stack event is taken for the old one.
@@ -101,6 +115,7 @@ impl<'a> Watcher<'a> {
             stack_statuses: HashSet::new(),
             failures: Vec::new(),
             start: Instant::now(),
+            view: None,
         };
         for event in watcher.fetch()? {
             watcher.seen.insert(event.id);
@@ -124,7 +139,7 @@ impl<'a> Watcher<'a> {
             .collect())
     }
 
-    /// Prints the events that are new since the last poll, oldest first.
+    /// Shows the events that are new since the last poll, oldest first.
     fn absorb(&mut self, events: Vec<Event>) {
         let mut fresh: Vec<Event> = events
             .into_iter()
@@ -132,20 +147,11 @@ impl<'a> Watcher<'a> {
             .collect();
         fresh.reverse();
         for event in fresh {
-            let elapsed = self.start.elapsed().as_secs();
-            eprintln!(
-                "  {:>2}:{:02}  {:<28} {:<36} {}{}",
-                elapsed / 60,
-                elapsed % 60,
-                event.status,
-                event.resource_type,
-                event.logical_id,
-                event
-                    .reason
-                    .as_deref()
-                    .map(|r| format!("  ({r})"))
-                    .unwrap_or_default()
-            );
+            if let Some(view) = &mut self.view {
+                view.show(&event, self.start.elapsed());
+            } else {
+                Self::print(&event, self.start.elapsed());
+            }
             self.seen.insert(event.id.clone());
             if event.resource_type == "AWS::CloudFormation::Stack"
                 && event.logical_id == self.stack_name()
@@ -158,8 +164,30 @@ impl<'a> Watcher<'a> {
         }
     }
 
+    /// One event as a plain line.
+    fn print(event: &Event, elapsed: Duration) {
+        let elapsed = elapsed.as_secs();
+        eprintln!(
+            "  {:>2}:{:02}  {:<28} {:<36} {}{}",
+            elapsed / 60,
+            elapsed % 60,
+            event.status,
+            event.resource_type,
+            event.logical_id,
+            event
+                .reason
+                .as_deref()
+                .map(|r| format!("  ({r})"))
+                .unwrap_or_default()
+        );
+    }
+
     /// Polls until the stack's status is terminal or `timeout` passes.
     pub fn wait(mut self, timeout: Duration) -> Result<Finished> {
+        // Drawn from here on only: until now the caller may still print (and does).
+        if self.aws.progress == Progress::Live {
+            self.view = Some(LiveView::new(self.stack_name()));
+        }
         let mut delay = Duration::from_millis(250);
         loop {
             // Status and events at once (each is an AWS CLI start); an event that lands
@@ -276,6 +304,7 @@ mod tests {
             stack_statuses: HashSet::new(),
             failures: Vec::new(),
             start: Instant::now(),
+            view: None,
         };
         watcher.failures = vec![
             event(
@@ -312,6 +341,171 @@ mod tests {
             finished.explain(),
             "EchoFunction (AWS::Lambda::Function) CREATE_FAILED: S3 key does not exist"
         );
+    }
+
+    /// A failed create followed to its end through a stand-in AWS CLI that answers with a
+    /// scripted sequence of events, once with plain lines and once with the live view (drawn
+    /// only on a terminal: run with `--nocapture` under `script` to watch it): both end the
+    /// same way, with the function's own failure as the root cause, and the events from
+    /// before the operation are not taken for its own.
+    #[test]
+    fn a_failed_create_is_followed_to_its_root_cause_plain_or_live() {
+        for progress in [Progress::Plain, Progress::Live] {
+            let dir = tempfile::tempdir().unwrap();
+            let cli = scripted_cli(dir.path());
+            let mut aws = Aws::new(
+                &crate::AwsOptions {
+                    region: Some("us-east-1".into()),
+                    cli: Some(cli),
+                    ..Default::default()
+                },
+                "us-east-1",
+            )
+            .unwrap();
+            aws.progress = progress;
+            let watcher =
+                Watcher::new(&aws, "arn:aws:cloudformation:us-east-1:1:stack/app/uuid").unwrap();
+            let finished = watcher.wait(Duration::from_secs(60)).unwrap();
+            assert_eq!(finished.status, "ROLLBACK_COMPLETE", "{progress:?}");
+            assert!(!finished.succeeded());
+            assert_eq!(
+                finished.explain(),
+                "EchoFunction (AWS::Lambda::Function) CREATE_FAILED: Resource handler returned \
+                 message: \"S3 key does not exist\"",
+                "{progress:?}"
+            );
+        }
+    }
+
+    /// Writes an `aws` that answers `describe-stack-events` and `describe-stacks` with the
+    /// next step of a failed create each time the events are read.
+    fn scripted_cli(dir: &std::path::Path) -> std::path::PathBuf {
+        use serde_json::json;
+        let ev = |n: usize, logical: &str, ty: &str, status: &str, reason: &str| {
+            json!({
+                "EventId": format!("e{n}"),
+                "LogicalResourceId": logical,
+                "ResourceType": ty,
+                "ResourceStatus": status,
+                "ResourceStatusReason": reason,
+            })
+        };
+        let stack = "AWS::CloudFormation::Stack";
+        let (role, function) = ("AWS::IAM::Role", "AWS::Lambda::Function");
+        // Oldest first; each step adds its events and sets the stack's status.
+        let steps: Vec<(Vec<Value>, &str)> = vec![
+            (
+                vec![ev(
+                    0,
+                    "app",
+                    stack,
+                    "REVIEW_IN_PROGRESS",
+                    "an earlier change set",
+                )],
+                "REVIEW_IN_PROGRESS",
+            ),
+            (
+                vec![
+                    ev(1, "app", stack, "CREATE_IN_PROGRESS", "User Initiated"),
+                    ev(2, "EchoRole", role, "CREATE_IN_PROGRESS", ""),
+                    ev(
+                        3,
+                        "EchoFunctionLogGroup",
+                        "AWS::Logs::LogGroup",
+                        "CREATE_IN_PROGRESS",
+                        "",
+                    ),
+                ],
+                "CREATE_IN_PROGRESS",
+            ),
+            (
+                vec![
+                    ev(4, "EchoRole", role, "CREATE_COMPLETE", ""),
+                    ev(
+                        5,
+                        "EchoFunctionLogGroup",
+                        "AWS::Logs::LogGroup",
+                        "CREATE_COMPLETE",
+                        "",
+                    ),
+                    ev(6, "EchoFunction", function, "CREATE_IN_PROGRESS", ""),
+                ],
+                "CREATE_IN_PROGRESS",
+            ),
+            (
+                vec![
+                    ev(
+                        7,
+                        "EchoFunction",
+                        function,
+                        "CREATE_FAILED",
+                        "Resource handler returned message: \"S3 key does not exist\"",
+                    ),
+                    ev(
+                        8,
+                        "app",
+                        stack,
+                        "ROLLBACK_IN_PROGRESS",
+                        "The following resource(s) failed to create: [EchoFunction].",
+                    ),
+                    ev(9, "EchoFunction", function, "DELETE_IN_PROGRESS", ""),
+                    ev(10, "EchoRole", role, "DELETE_IN_PROGRESS", ""),
+                ],
+                "ROLLBACK_IN_PROGRESS",
+            ),
+            (
+                vec![
+                    ev(11, "EchoFunction", function, "DELETE_COMPLETE", ""),
+                    ev(12, "EchoRole", role, "DELETE_COMPLETE", ""),
+                    ev(
+                        13,
+                        "EchoFunctionLogGroup",
+                        "AWS::Logs::LogGroup",
+                        "DELETE_SKIPPED",
+                        "",
+                    ),
+                    ev(14, "app", stack, "ROLLBACK_COMPLETE", ""),
+                ],
+                "ROLLBACK_COMPLETE",
+            ),
+        ];
+        let mut so_far = Vec::new();
+        for (n, (events, status)) in steps.into_iter().enumerate() {
+            so_far.extend(events);
+            let newest_first: Vec<&Value> = so_far.iter().rev().collect();
+            std::fs::write(
+                dir.join(format!("events-{n}.json")),
+                json!({ "StackEvents": newest_first }).to_string(),
+            )
+            .unwrap();
+            std::fs::write(
+                dir.join(format!("stacks-{n}.json")),
+                json!({ "Stacks": [{ "StackStatus": status }] }).to_string(),
+            )
+            .unwrap();
+        }
+        std::fs::write(dir.join("step"), "0").unwrap();
+        let cli = dir.join("aws");
+        std::fs::write(
+            &cli,
+            r#"#!/bin/sh
+d="$(dirname "$0")"
+n=$(cat "$d/step")
+case "$*" in
+*describe-stack-events*)
+    cat "$d/events-$n.json"
+    if [ -f "$d/events-$((n + 1)).json" ]; then
+        echo $((n + 1)) > "$d/step.new" && mv "$d/step.new" "$d/step"
+    fi ;;
+*describe-stacks*) cat "$d/stacks-$n.json" ;;
+*) echo "unexpected call: $*" >&2; exit 2 ;;
+esac
+"#,
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
+        cli
     }
 
     #[test]

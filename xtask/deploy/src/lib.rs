@@ -22,6 +22,7 @@ mod error;
 mod events;
 mod flow;
 mod gc;
+mod live;
 mod logs;
 mod outputs;
 mod pin;
@@ -47,6 +48,7 @@ use bootstrap::{bootstrap_with, bucket_exists};
 pub use destroy::destroy;
 pub use diff::diff;
 pub use error::{AccountMismatch, ConcurrencyShortfall, Error, MissingAccountRole, Result};
+pub use events::Progress;
 use flow::{Applied, Prepared, Target};
 pub use gc::{GcOptions, GcReport, gc};
 pub use logs::{LogsOptions, logs};
@@ -64,6 +66,8 @@ pub struct DeployOptions {
     /// Upload to this bucket instead of the toolkit stack's.
     pub assets_bucket: Option<String>,
     pub timeout: Duration,
+    /// How the stack's events show while it changes.
+    pub progress: Progress,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +151,8 @@ pub fn deploy(assembly: &Assembly, opts: &DeployOptions) -> Result<DeployReport>
     let needs_bucket = requirements::needs_assets_bucket(&assembly.template);
     // Local checks first: a template we can't deploy fails before any AWS call.
     app_target(assembly, needs_bucket.then_some("placeholder"), "")?;
-    let aws = aws_for(&opts.aws, &assembly.stack)?;
+    let mut aws = aws_for(&opts.aws, &assembly.stack)?;
+    aws.progress = opts.progress;
 
     // Credentials, the toolkit's bucket and the stack, read at once: a no-change deploy
     // costs one round of AWS CLI starts.
@@ -336,6 +341,8 @@ pub struct DestroyOptions {
     /// account and region shares.
     pub with_assets: bool,
     pub timeout: Duration,
+    /// How the stacks' events show while they go.
+    pub progress: Progress,
 }
 
 #[derive(Debug, Clone)]
@@ -343,6 +350,8 @@ pub struct BootstrapOptions {
     pub aws: AwsOptions,
     pub yes: bool,
     pub timeout: Duration,
+    /// How the toolkit stack's events show while it changes.
+    pub progress: Progress,
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ fn bootstrap_as_on_aws(region: &str, opts: &DeployOptions) -> Result<()> {
             aws: opts.aws.clone(),
             yes: true,
             timeout: opts.timeout,
+            progress: deploy::Progress::Plain,
         },
     )?;
     let aws = |args: &[&str]| -> Result<String> {
@@ -119,6 +120,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Section> {
         yes: true,
         assets_bucket: None,
         timeout: DEFAULT_TIMEOUT,
+        progress: deploy::Progress::Plain,
     };
 
     eprintln!("[bench] bootstrap (the toolkit stack), as on AWS");

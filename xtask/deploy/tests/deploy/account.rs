@@ -156,6 +156,7 @@ fn destroy_never_touches_the_account_role() {
         yes: true,
         with_assets: false,
         timeout: deploy::DEFAULT_TIMEOUT,
+        progress: deploy::Progress::Plain,
     };
     deploy::destroy(&assembly.stack, &opts).expect("destroy");
     assert_eq!(account_role(&moto).as_deref(), Some(role.as_str()));

@@ -152,6 +152,7 @@ fn every_s3_call_names_the_account_that_must_own_the_bucket() {
             aws: aws.clone(),
             yes: true,
             timeout: deploy::DEFAULT_TIMEOUT,
+            progress: deploy::Progress::Plain,
         },
     )
     .expect("bootstrap");
@@ -182,6 +183,7 @@ fn every_s3_call_names_the_account_that_must_own_the_bucket() {
             yes: true,
             with_assets: true,
             timeout: deploy::DEFAULT_TIMEOUT,
+            progress: deploy::Progress::Plain,
         },
     )
     .expect("destroy --with-assets");

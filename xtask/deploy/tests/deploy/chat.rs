@@ -314,6 +314,7 @@ fn the_chat_stack_deploys_redeploys_unchanged_diffs_clean_and_is_destroyed() {
             yes: true,
             with_assets: false,
             timeout: deploy::DEFAULT_TIMEOUT,
+            progress: deploy::Progress::Plain,
         },
     )
     .expect("destroy");

@@ -130,6 +130,7 @@ fn a_missing_bucket_is_named_with_what_to_do_and_bootstrap_repairs_it() {
             aws: aws_options(&moto),
             yes: true,
             timeout: deploy::DEFAULT_TIMEOUT,
+            progress: deploy::Progress::Plain,
         },
     )
     .unwrap();
@@ -150,6 +151,7 @@ fn a_missing_bucket_is_named_with_what_to_do_and_bootstrap_repairs_it() {
             aws: aws_options(&moto),
             yes: true,
             timeout: deploy::DEFAULT_TIMEOUT,
+            progress: deploy::Progress::Plain,
         },
     )
     .expect("bootstrap repairs");
@@ -181,6 +183,7 @@ fn a_missing_aws_cli_says_how_to_install_it() {
                 yes: true,
                 assets_bucket: None,
                 timeout: deploy::DEFAULT_TIMEOUT,
+                progress: deploy::Progress::Plain,
             },
         )
         .unwrap_err(),

@@ -352,6 +352,7 @@ fn destroy_with_assets_keeps_the_bucket_while_another_stack_names_its_zips() {
                 yes: true,
                 with_assets: true,
                 timeout: deploy::DEFAULT_TIMEOUT,
+                progress: deploy::Progress::Plain,
             },
         )
         .unwrap_err(),

@@ -238,6 +238,7 @@ fn destroy_removes_the_stack_and_its_functions_and_keeps_the_assets_unless_asked
         yes: true,
         with_assets: false,
         timeout: deploy::DEFAULT_TIMEOUT,
+        progress: deploy::Progress::Plain,
     };
     deploy::destroy(&assembly.stack, &opts).expect("destroy");
     assert_eq!(moto.stack_status(&stack), None);

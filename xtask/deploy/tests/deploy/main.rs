@@ -48,6 +48,7 @@ fn deploy_options(moto: &Moto) -> DeployOptions {
         yes: true,
         assets_bucket: None,
         timeout: DEFAULT_TIMEOUT,
+        progress: deploy::Progress::Plain,
     }
 }
 
@@ -89,6 +90,7 @@ fn bootstrap_options(moto: &Moto) -> BootstrapOptions {
         aws: aws_options(moto),
         yes: true,
         timeout: DEFAULT_TIMEOUT,
+        progress: deploy::Progress::Plain,
     }
 }
 

@@ -45,6 +45,7 @@ fn destroy_options(aws: AwsOptions) -> deploy::DestroyOptions {
         yes: true,
         with_assets: true,
         timeout: deploy::DEFAULT_TIMEOUT,
+        progress: deploy::Progress::Plain,
     }
 }
 
