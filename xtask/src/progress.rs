@@ -16,6 +16,13 @@ pub fn init(quiet: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
 }
 
+/// Plain lines from here on, whatever the terminal: for work that shares stderr with lines
+/// printed by others (`dev --watch` rebuilds beside the gateway's log), which a live view
+/// would redraw over.
+pub fn plain_from_now_on() {
+    QUIET.store(true, Ordering::Relaxed);
+}
+
 /// Live progress on stderr: a terminal, no `--quiet`, no `CI` in the environment.
 pub fn enabled() -> bool {
     live(

@@ -117,6 +117,8 @@ impl Watcher {
 
 /// Watches until the future is dropped (Ctrl-C). `synth` is what `dev` synthesized at start.
 pub async fn run(gateway: &Gateway, synth: SynthOptions) -> Result<()> {
+    // Rebuilds print beside the gateway's log lines: a live build view would redraw over them.
+    crate::progress::plain_from_now_on();
     let root = workspace::root();
     let tool_crates = workspace::tool_crates(&workspace::metadata()?);
     let mut watcher = Watcher::new(watched(&root, &tool_crates))?;
