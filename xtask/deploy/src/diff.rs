@@ -5,7 +5,6 @@ use std::fs;
 use serde_json::Value;
 
 use crate::changeset::{self, Kind, MAX_TEMPLATE_BODY};
-use crate::template_diff::diff_templates;
 use crate::{DiffOptions, DiffReport, Error, Result};
 use crate::{app_target, assets, aws_for, flow, login, requirements, stack, toolkit};
 use assembly::Assembly;
@@ -24,11 +23,11 @@ pub fn diff(assembly: &Assembly, opts: &DiffOptions) -> Result<DiffReport> {
             path: path.clone(),
             source,
         })?;
-        let d = diff_templates(&old, &assembly.template);
-        let header = format!("{} → {}:\n", path.display(), assembly.dir.display());
+        let d = review::compare(stack_name, Some(&old), Some(&assembly.template));
+        let text = render(path.display().to_string(), assembly, &d);
         return Ok(DiffReport {
             changed: !d.is_empty(),
-            text: header + &d.render(),
+            text,
             before: Some(old),
             before_label: path.display().to_string(),
             notes: String::new(),
@@ -59,10 +58,10 @@ pub fn diff(assembly: &Assembly, opts: &DiffOptions) -> Result<DiffReport> {
                 flow::place(&aws, &identity.account)
             ),
         };
-        let d = diff_templates(&Value::Object(Default::default()), &assembly.template);
+        let d = review::compare(stack_name, None, Some(&assembly.template));
         return Ok(DiffReport {
             changed: true,
-            text: header.clone() + &d.render(),
+            text: header.clone() + &render(before_label.clone(), assembly, &d),
             before: None,
             before_label,
             notes: header,
@@ -129,4 +128,14 @@ pub fn diff(assembly: &Assembly, opts: &DiffOptions) -> Result<DiffReport> {
             Ok(report(true, proposal.summary.clone(), proposal.summary))
         }
     }
+}
+
+/// The review of one stack as plain text.
+fn render(before: String, assembly: &Assembly, stack: &review::StackReview) -> String {
+    let review = review::Review {
+        base: before,
+        head: assembly.dir.display().to_string(),
+        stacks: vec![stack.clone()],
+    };
+    review::render(&review, review::Format::Text, false)
 }

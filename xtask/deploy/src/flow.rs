@@ -14,7 +14,6 @@ use crate::error::chain;
 use crate::events::Watcher;
 use crate::stack::{self, Next, Stack};
 use crate::summary;
-use crate::template_diff::diff_templates;
 use crate::{Error, Result};
 
 /// A stack and the template it should have.
@@ -161,10 +160,10 @@ pub fn propose(
         return Ok(None);
     };
     let place = place(aws, target.account);
-    let empty = Value::Object(Default::default());
-    let diff = diff_templates(
-        deployed_template.as_ref().unwrap_or(&empty),
-        target.template,
+    let diff = review::compare(
+        target.stack_name,
+        deployed_template.as_ref(),
+        Some(target.template),
     );
     if let Some(replaced) = replaces {
         let pending = stack::pending_change_sets(aws, &replaced.stack).unwrap_or_default();
@@ -181,8 +180,9 @@ pub fn propose(
             }
         );
         let changes: Vec<ResourceChange> = diff
-            .added
+            .resources
             .iter()
+            .filter(|r| r.change == review::ChangeKind::Added)
             .map(|r| ResourceChange {
                 action: "Add".into(),
                 logical_id: r.logical_id.clone(),

@@ -31,7 +31,6 @@ mod references;
 mod requirements;
 mod stack;
 mod summary;
-mod template_diff;
 mod toolkit;
 
 use std::path::PathBuf;

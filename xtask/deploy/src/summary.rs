@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::changeset::ResourceChange;
-use crate::template_diff::TemplateDiff;
+use review::StackReview;
 
 /// Properties that grant permissions, wherever they appear.
 const PERMISSION_PROPERTIES: &[&str] = &[
@@ -46,7 +46,7 @@ pub fn render(
     stack_name: &str,
     place: &str,
     changes: &[ResourceChange],
-    diff: Option<&TemplateDiff>,
+    diff: Option<&StackReview>,
 ) -> String {
     let mut out = String::new();
     let count = |a: &str| changes.iter().filter(|c| c.action == a).count();
@@ -65,8 +65,7 @@ pub fn render(
     let mut iam = Vec::new();
     for change in changes {
         let paths: Vec<String> = if change.targets.is_empty() {
-            diff.and_then(|d| d.paths_of(&change.logical_id))
-                .map(<[String]>::to_vec)
+            diff.and_then(|d| d.changed_paths(&change.logical_id))
                 .unwrap_or_default()
         } else {
             change.targets.clone()
@@ -106,11 +105,18 @@ pub fn render(
         }
     }
     if let Some(d) = diff {
+        let names = |changes: &[review::NamedChange]| {
+            changes
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         if !d.outputs.is_empty() {
-            let _ = writeln!(out, "Outputs changed: {}", d.outputs.join(", "));
+            let _ = writeln!(out, "Outputs changed: {}", names(&d.outputs));
         }
         if !d.parameters.is_empty() {
-            let _ = writeln!(out, "Parameters changed: {}", d.parameters.join(", "));
+            let _ = writeln!(out, "Parameters changed: {}", names(&d.parameters));
         }
     }
     out
@@ -119,7 +125,7 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::template_diff::Modified;
+    use serde_json::json;
 
     fn change(action: &str, id: &str, ty: &str, replacement: Option<&str>) -> ResourceChange {
         ResourceChange {
@@ -144,14 +150,12 @@ mod tests {
             change("Modify", "Api", "AWS::ApiGatewayV2::Api", Some("True")),
             change("Remove", "Old", "AWS::SQS::Queue", None),
         ];
-        let diff = TemplateDiff {
-            modified: vec![Modified {
-                logical_id: "EchoFunction".into(),
-                resource_type: "AWS::Lambda::Function".into(),
-                paths: vec!["Code.S3Key".into()],
-            }],
-            ..Default::default()
-        };
+        let function = |key: &str| json!({"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Key": key}}});
+        let diff = review::compare(
+            "wsecho-dev",
+            Some(&json!({"Resources": {"EchoFunction": function("a.zip")}})),
+            Some(&json!({"Resources": {"EchoFunction": function("b.zip")}})),
+        );
         let text = render(
             "wsecho-dev",
             "account 123456789012, region eu-west-1",
