@@ -253,3 +253,43 @@ fn an_unknown_revision_is_an_error_that_says_what_to_fetch() {
         "{said}"
     );
 }
+
+/// `diff` with a terminal for stdout (util-linux `script` gives it one): what it printed.
+fn diff_on_a_terminal(repo: &Path, no_color: bool) -> String {
+    let command = format!(
+        "{} diff --repo {} --base HEAD~1",
+        env!("CARGO_BIN_EXE_xtask"),
+        repo.display()
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &command, "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("CLICOLOR")
+        .stdin(Stdio::null());
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `script` (util-linux) for a terminal: {e}"));
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_terminal_gets_colour_unless_no_color_is_set() {
+    let repo = scratch_repo();
+    let coloured = diff_on_a_terminal(repo.path(), false);
+    assert!(
+        coloured.contains("\x1b["),
+        "no colour on a terminal:\n{coloured}"
+    );
+    assert!(coloured.contains("ConnectionsTable"), "{coloured}");
+    let plain = diff_on_a_terminal(repo.path(), true);
+    assert!(
+        !plain.contains("\x1b["),
+        "colour despite NO_COLOR:\n{plain}"
+    );
+    assert!(plain.contains("ConnectionsTable"), "{plain}");
+}
