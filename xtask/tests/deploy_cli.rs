@@ -73,6 +73,44 @@ fn deploy_diff_and_destroy_from_the_command_line() {
     let diff = xtask(&moto, &["diff", "--assembly", dir_arg]);
     assert!(diff.status.success(), "{}", text(&diff));
     assert!(text(&diff).contains("Code.S3Key"), "{}", text(&diff));
+    // For CI: the deployed stack against the assembly as JSON, exit 2 on any change, and only
+    // the JSON on stdout (CloudFormation's change set goes to stderr).
+    let json = xtask(
+        &moto,
+        &[
+            "diff",
+            "--assembly",
+            dir_arg,
+            "--format",
+            "json",
+            "--fail-on",
+            "any",
+        ],
+    );
+    assert_eq!(json.status.code(), Some(2), "{}", text(&json));
+    let review: serde_json::Value = serde_json::from_slice(&json.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&json)));
+    assert_eq!(review["stacks"][0]["stack"], stack.as_str(), "{review:#}");
+    assert!(
+        review["base"].as_str().unwrap().contains(&stack),
+        "{review:#}"
+    );
+    let changed: Vec<&str> = review["stacks"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["logical_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        changed.len(),
+        1,
+        "only the echo function changed: {review:#}"
+    );
+    let security = xtask(
+        &moto,
+        &["diff", "--assembly", dir_arg, "--fail-on", "security"],
+    );
+    assert_eq!(security.status.code(), Some(0), "{}", text(&security));
 
     // stdin is not a terminal and there is no --yes: refused, non-zero.
     let refused = xtask(&moto, &["deploy", "--assembly", dir_arg]);
