@@ -835,6 +835,19 @@ async fn sigterm_stops_a_served_gateway_like_ctrl_c_leaving_no_process() {
     .await;
 }
 
+/// A gateway for `asm` that enforces the stage's throttling (`dev --throttle`).
+async fn throttled(asm: &Assembly) -> gateway::Gateway {
+    gateway::start_with(
+        asm.options(),
+        Exposure {
+            stage_throttling: true,
+            ..Exposure::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn the_stages_throttling_is_enforced_with_api_gateways_429() {
     bounded(async {
@@ -846,15 +859,7 @@ async fn the_stages_throttling_is_enforced_with_api_gateways_429() {
                     "DefaultRouteSettings": {"ThrottlingBurstLimit": 5, "ThrottlingRateLimit": 1}}}),
             )
             .write();
-        let gw = gateway::start_with(
-            asm.options(),
-            Exposure {
-                stage_throttling: true,
-                ..Exposure::default()
-            },
-        )
-        .await
-        .unwrap();
+        let gw = throttled(&asm).await;
         // Each route has its own bucket of 5: the handshake takes one of `$connect`'s.
         let mut client = connect(&gw.url()).await;
         let echo_message = serde_json::json!({"action": "echo"}).to_string();
@@ -922,15 +927,7 @@ async fn route_settings_throttle_their_route_alone_and_the_throttled_connection_
                     "echo": {"ThrottlingBurstLimit": 2, "ThrottlingRateLimit": 0.5}})),
             )
             .write();
-        let gw = gateway::start_with(
-            asm.options(),
-            Exposure {
-                stage_throttling: true,
-                ..Exposure::default()
-            },
-        )
-        .await
-        .unwrap();
+        let gw = throttled(&asm).await;
         let mut client = connect(&gw.url()).await;
         let other = serde_json::json!({"action": "other"}).to_string();
         send(&mut client, other.clone()).await;
