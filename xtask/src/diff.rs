@@ -21,8 +21,13 @@ pub const MATCHED: u8 = 2;
 #[derive(Debug, Clone, Args)]
 pub struct ReviewArgs {
     /// Compare every app's and stage's template with this git revision's, offline: its
-    /// committed snapshots against the working tree's synthesis.
-    #[arg(long, value_name = "GIT_REF", conflicts_with_all = ["template", "assembly"])]
+    /// committed snapshots against the working tree's synthesis (so not with --app, --stage,
+    /// or a stack's sources).
+    #[arg(
+        long,
+        value_name = "GIT_REF",
+        conflicts_with_all = ["template", "assembly", "app", "stage", "arch", "assets_bucket"]
+    )]
     pub base: Option<String>,
     /// The git repository `--base` reads [default: this workspace's].
     #[arg(long, value_name = "DIR", requires = "base")]
@@ -146,5 +151,31 @@ fn fail_on(arg: FailOnArg) -> FailOn {
         FailOnArg::Replacement => FailOn::Replacement,
         FailOnArg::Security => FailOn::Security,
         FailOnArg::Any => FailOn::Any,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::Cli;
+
+    #[test]
+    fn base_compares_every_stack_so_it_takes_no_stack_of_its_own() {
+        assert!(Cli::try_parse_from(["xtask", "diff", "--base", "main"]).is_ok());
+        for extra in [
+            &["--app", "chat"][..],
+            &["--stage", "prod"],
+            &["--assembly", "dir"],
+            &["--template", "t.json"],
+        ] {
+            let args = ["xtask", "diff", "--base", "main"].iter().chain(extra);
+            let err = Cli::try_parse_from(args).err();
+            assert!(
+                err.is_some_and(|e| e.to_string().contains("cannot be used with")),
+                "--base with {extra:?} was accepted"
+            );
+        }
+        assert!(Cli::try_parse_from(["xtask", "diff", "--repo", "r"]).is_err());
     }
 }
