@@ -34,8 +34,9 @@ pub fn template_of(snapshot: &str) -> Option<&str> {
     Some(&rest[end + "\n---\n".len()..])
 }
 
-/// One zip per package, each with a distinct hash that nothing else in a template spells.
-fn stand_in_assets(packages: &[&str]) -> AssetManifest {
+/// A manifest with one stand-in zip per package (no file behind it), each with a distinct hash
+/// that nothing else in a template spells.
+pub fn stand_in_assets(packages: &[&str]) -> AssetManifest {
     let functions = packages
         .iter()
         .enumerate()

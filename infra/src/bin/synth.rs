@@ -289,30 +289,11 @@ mod tests {
 
     /// An asset manifest for the echo app's packages in `dir`, with a small file as each zip.
     fn echo_assets(dir: &Path) -> PathBuf {
-        use assembly::{Architecture, FunctionAsset, MANIFEST_VERSION};
         let app = infra::apps::find("echo").unwrap();
-        let functions = app
-            .packages()
-            .iter()
-            .enumerate()
-            .map(|(i, package)| {
-                let sha256 = format!("{i:064x}");
-                fs::write(dir.join(format!("{sha256}.zip")), package).unwrap();
-                FunctionAsset {
-                    package: (*package).to_owned(),
-                    architecture: Architecture::Arm64,
-                    zip: format!("{sha256}.zip").into(),
-                    sha256,
-                    size: 1,
-                    binary_size: 1,
-                }
-            })
-            .collect();
-        let manifest = AssetManifest {
-            version: MANIFEST_VERSION,
-            architecture: Architecture::Arm64,
-            functions,
-        };
+        let manifest = infra::snapshot::stand_in_assets(&app.packages());
+        for function in &manifest.functions {
+            fs::write(dir.join(&function.zip), &function.package).unwrap();
+        }
         let path = dir.join("assets.json");
         fs::write(&path, manifest.to_json()).unwrap();
         path
@@ -321,8 +302,8 @@ mod tests {
     #[test]
     fn synthesizes_the_dev_stage_into_template_json_and_nothing_else() {
         let dir = scratch("ok");
-        let app = infra::apps::find("echo").unwrap();
-        echo_assets(&dir);
+        let assets = echo_assets(&dir);
+        let manifest = AssetManifest::read(&assets).unwrap();
         let out = dir.join("out");
         let written = run(&Some(Args {
             app: "echo".into(),
@@ -337,10 +318,14 @@ mod tests {
         let template: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
             template.pointer("/Resources/EchoFunction/Properties/Code/S3Key"),
-            Some(&serde_json::json!(format!(
-                "{:064x}.zip",
-                app.packages().iter().position(|p| *p == "echo").unwrap()
-            )))
+            Some(&serde_json::json!(
+                manifest
+                    .functions
+                    .iter()
+                    .find(|f| f.package == "echo")
+                    .unwrap()
+                    .s3_key()
+            ))
         );
         // The temporary file was renamed into place, not left beside it.
         let names: Vec<_> = fs::read_dir(&out)
