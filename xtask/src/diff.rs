@@ -3,6 +3,7 @@
 //! can fail on. Three sources: the deployed stack (a change set asks CloudFormation), a saved
 //! template, or `--base GIT_REF` (every app and stage, offline: `reviewed`).
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,21 +35,14 @@ pub struct ReviewArgs {
     pub repo: Option<PathBuf>,
     /// text to read, markdown to post on a pull request, json for other tools.
     #[arg(long, value_enum, default_value = "text")]
-    pub format: OutputFormat,
+    pub format: Format,
     /// Colour the text: auto (a terminal without NO_COLOR), always, never.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: Color,
     /// Exit with 2 when the changes include this: a replaced resource, a security change
     /// (IAM, permissions, authorizers, route authorization), or any change.
     #[arg(long, value_enum, value_name = "WHAT")]
-    pub fail_on: Option<FailOnArg>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Markdown,
-    Json,
+    pub fail_on: Option<FailOn>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -56,13 +50,6 @@ pub enum Color {
     Auto,
     Always,
     Never,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOnArg {
-    Replacement,
-    Security,
-    Any,
 }
 
 pub fn run(target: &AssemblyArgs, args: &DiffArgs, opts: &ReviewArgs) -> Result<ExitCode> {
@@ -74,7 +61,7 @@ pub fn run(target: &AssemblyArgs, args: &DiffArgs, opts: &ReviewArgs) -> Result<
         None => against_stack(target, args)?,
     };
     print(&review, &notes, opts)?;
-    let matched = opts.fail_on.is_some_and(|f| review.matches(fail_on(f)));
+    let matched = opts.fail_on.is_some_and(|f| review.matches(f));
     Ok(if matched {
         ExitCode::from(MATCHED)
     } else {
@@ -87,9 +74,7 @@ pub fn against_revision(repo: &std::path::Path, rev: &str) -> Result<Review> {
     let commit = reviewed::resolve(repo, rev)?;
     let before = reviewed::at_revision(repo, &commit)?;
     let after = reviewed::working_tree()?;
-    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
-    names.sort();
-    names.dedup();
+    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     let short = &commit[..commit.len().min(12)];
     Ok(Review {
         base: format!("{rev} ({short}, its snapshots)"),
@@ -125,11 +110,7 @@ fn print(review: &Review, notes: &str, opts: &ReviewArgs) -> Result<()> {
         Color::Always => anstream::ColorChoice::Always,
         Color::Never => anstream::ColorChoice::Never,
     };
-    let format = match opts.format {
-        OutputFormat::Text => Format::Text,
-        OutputFormat::Markdown => Format::Markdown,
-        OutputFormat::Json => Format::Json,
-    };
+    let format = opts.format;
     // Only the rendering on stdout (a PR comment or JSON is piped as is); the deploy engine's
     // notes go to stderr, except as text, where they belong with the rest.
     let rendered = review::render(review, format, true);
@@ -146,19 +127,46 @@ fn print(review: &Review, notes: &str, opts: &ReviewArgs) -> Result<()> {
     .context("cannot write the diff to stdout")
 }
 
-fn fail_on(arg: FailOnArg) -> FailOn {
-    match arg {
-        FailOnArg::Replacement => FailOn::Replacement,
-        FailOnArg::Security => FailOn::Security,
-        FailOnArg::Any => FailOn::Any,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use clap::Parser as _;
+    use review::{FailOn, Format};
 
     use crate::Cli;
+
+    #[test]
+    fn format_and_fail_on_are_spelled_as_the_review_names_them() {
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "diff",
+            "--base",
+            "main",
+            "--format",
+            "markdown",
+            "--fail-on",
+            "replacement",
+        ])
+        .unwrap();
+        let crate::Command::Diff { review, .. } = cli.command else {
+            panic!("not diff");
+        };
+        assert_eq!(review.format, Format::Markdown);
+        assert_eq!(review.fail_on, Some(FailOn::Replacement));
+        for (flag, value) in [("--format", "json"), ("--format", "text")] {
+            assert!(Cli::try_parse_from(["xtask", "diff", flag, value]).is_ok());
+        }
+        for value in ["security", "any"] {
+            assert!(Cli::try_parse_from(["xtask", "diff", "--fail-on", value]).is_ok());
+        }
+        let err = Cli::try_parse_from(["xtask", "diff", "--format", "html"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("[possible values: text, markdown, json]"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn base_compares_every_stack_so_it_takes_no_stack_of_its_own() {

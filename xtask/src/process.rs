@@ -5,7 +5,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 
@@ -109,10 +109,7 @@ impl Cmd {
     /// Runs with the terminal's stdin, stdout and stderr; fails on a non-zero exit.
     pub fn run(&self) -> Result<()> {
         let status = self.command().status().map_err(|e| self.spawn_error(e))?;
-        if !status.success() {
-            bail!("`{self}` failed ({status})");
-        }
-        Ok(())
+        self.succeeded(status)
     }
 
     /// Runs with the terminal's stdin and stderr, passing each stdout line through `on_line`
@@ -128,10 +125,7 @@ impl Cmd {
             on_line(&line.with_context(|| format!("cannot read what `{self}` printed"))?);
         }
         let status = child.wait().with_context(|| format!("`{self}` was lost"))?;
-        if !status.success() {
-            bail!("`{self}` failed ({status})");
-        }
-        Ok(())
+        self.succeeded(status)
     }
 
     /// Runs with the terminal's stdin, passing every line of stdout and of stderr through
@@ -171,6 +165,11 @@ impl Cmd {
             }
         });
         let status = child.wait().with_context(|| format!("`{self}` was lost"))?;
+        self.succeeded(status)
+    }
+
+    /// An error naming the command unless it exited with 0.
+    fn succeeded(&self, status: ExitStatus) -> Result<()> {
         if !status.success() {
             bail!("`{self}` failed ({status})");
         }

@@ -14,7 +14,6 @@ mod show;
 mod text;
 
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -29,14 +28,14 @@ pub const JSON_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
-        "cannot read {path}: {source} (the pinned cfn-lint ships the resource schemas: run `cargo xtask provision`, then `cargo xtask codegen`)"
+        "cannot read {path}: {source} (the pinned cfn-lint ships the resource schemas: `cargo xtask codegen` installs it into .tools/ when it is missing; remove .tools/py/cfn-lint to reinstall it)"
     )]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error(
-        "{path}: {message} (is the pinned cfn-lint intact? `cargo xtask provision` reinstalls it)"
+        "{path}: {message} (is the pinned cfn-lint intact? remove .tools/py/cfn-lint and `cargo xtask codegen` reinstalls it)"
     )]
     Schema { path: PathBuf, message: String },
     #[error(
@@ -45,12 +44,6 @@ pub enum Error {
     UnknownType {
         resource_type: String,
         path: PathBuf,
-    },
-    #[error("unknown {what} `{value}`: expected one of {expected}")]
-    Choice {
-        what: &'static str,
-        value: String,
-        expected: &'static str,
     },
 }
 
@@ -66,6 +59,7 @@ pub struct Review {
 
 /// Which changes fail a CI check (`--fail-on`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum FailOn {
     /// A resource is or may be replaced: a create-only or conditionally create-only property
     /// changed, or its type did.
@@ -76,47 +70,13 @@ pub enum FailOn {
     Any,
 }
 
+/// text to read, markdown to post on a pull request, json for other tools.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Format {
     Text,
     Markdown,
     Json,
-}
-
-impl FromStr for FailOn {
-    type Err = Error;
-
-    /// `replacement`, `security` or `any`, as `--fail-on` takes them.
-    fn from_str(value: &str) -> Result<Self, Error> {
-        match value {
-            "replacement" => Ok(FailOn::Replacement),
-            "security" => Ok(FailOn::Security),
-            "any" => Ok(FailOn::Any),
-            _ => Err(Error::Choice {
-                what: "--fail-on",
-                value: value.to_owned(),
-                expected: "replacement, security, any",
-            }),
-        }
-    }
-}
-
-impl FromStr for Format {
-    type Err = Error;
-
-    /// `text`, `markdown` or `json`, as `--format` takes them.
-    fn from_str(value: &str) -> Result<Self, Error> {
-        match value {
-            "text" => Ok(Format::Text),
-            "markdown" => Ok(Format::Markdown),
-            "json" => Ok(Format::Json),
-            _ => Err(Error::Choice {
-                what: "--format",
-                value: value.to_owned(),
-                expected: "text, markdown, json",
-            }),
-        }
-    }
 }
 
 impl Review {

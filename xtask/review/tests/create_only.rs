@@ -1,6 +1,6 @@
 //! The generated replacement table (`src/create_only.rs`): its generator against the pinned
 //! cfn-lint's schemas. `cargo xtask codegen` writes the table; these tests need cfn-lint
-//! (`cargo xtask provision`), so they are ignored by default.
+//! (`cargo xtask test` provides it), so they are ignored by default.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -20,7 +20,12 @@ fn schemas_dir() -> PathBuf {
         .unwrap_or_else(|| workspace().join(".tools/py/cfn-lint/bin/cfn-lint"));
     let lib = lint.parent().and_then(Path::parent).unwrap().join("lib");
     let python = fs::read_dir(&lib)
-        .unwrap_or_else(|e| panic!("{}: {e}: run `cargo xtask provision`", lib.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: run these tests with `cargo xtask test`",
+                lib.display()
+            )
+        })
         .filter_map(Result::ok)
         .find(|e| e.file_name().to_string_lossy().starts_with("python3"))
         .expect("a python3.* directory under cfn-lint's lib");

@@ -574,24 +574,6 @@ fn the_security_section_classifies_each_change() {
 }
 
 #[test]
-fn fail_on_and_format_parse_as_the_flags_spell_them() {
-    assert_eq!(
-        "replacement".parse::<FailOn>().unwrap(),
-        FailOn::Replacement
-    );
-    assert_eq!("security".parse::<FailOn>().unwrap(), FailOn::Security);
-    assert_eq!("any".parse::<FailOn>().unwrap(), FailOn::Any);
-    assert_eq!("markdown".parse::<Format>().unwrap(), Format::Markdown);
-    assert_eq!("json".parse::<Format>().unwrap(), Format::Json);
-    assert_eq!("text".parse::<Format>().unwrap(), Format::Text);
-    let error = "html".parse::<Format>().unwrap_err().to_string();
-    assert_eq!(
-        error,
-        "unknown --format `html`: expected one of text, markdown, json"
-    );
-}
-
-#[test]
 fn markdown_outside_tables_keeps_pipes_and_backticks_as_written() {
     let mut review = case("add");
     review.base = "a|b".to_owned();

@@ -697,6 +697,17 @@ async fn replies_over_lambdas_and_api_gateways_limits_are_errors() {
     .await;
 }
 
+/// A gateway for `asm` that runs at most one instance of each function, so that invocations
+/// queue behind it.
+async fn one_instance(asm: &Assembly) -> gateway::Gateway {
+    gateway::start(gateway::DevOptions {
+        max_concurrency: 1,
+        ..asm.options()
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn an_invocation_past_its_integration_timeout_is_dropped_not_run_later() {
     bounded(async {
@@ -707,12 +718,7 @@ async fn an_invocation_past_its_integration_timeout_is_dropped_not_run_later() {
             .route("oneway", "Main", false)
             .integration_timeout_ms(300)
             .write();
-        let gw = gateway::start(gateway::DevOptions {
-            max_concurrency: 1,
-            ..asm.options()
-        })
-        .await
-        .unwrap();
+        let gw = one_instance(&asm).await;
         let mut client = connect(&gw.url()).await;
         connection_id(&mut client).await;
         // The one instance is busy for 1.5 s; the post waits for it past its 300 ms.
@@ -747,12 +753,7 @@ async fn a_flood_of_messages_is_throttled_beyond_the_connections_backlog() {
             .route("oneway", "Main", false)
             .integration_timeout_ms(1000)
             .write();
-        let gw = gateway::start(gateway::DevOptions {
-            max_concurrency: 1,
-            ..asm.options()
-        })
-        .await
-        .unwrap();
+        let gw = one_instance(&asm).await;
         let mut client = connect(&gw.url()).await;
         // One runs, 99 wait for the one instance, 50 are beyond the backlog of 100.
         let message =
@@ -1070,12 +1071,7 @@ async fn a_function_throttles_invocations_beyond_its_backlog() {
             .route("oneway", "Main", false)
             .integration_timeout_ms(3000)
             .write();
-        let gw = gateway::start(gateway::DevOptions {
-            max_concurrency: 1,
-            ..asm.options()
-        })
-        .await
-        .unwrap();
+        let gw = one_instance(&asm).await;
         // Three connections within their own backlogs (60 each): one instance runs, 100 wait
         // for it, the other 79 are throttled at once.
         let message =
